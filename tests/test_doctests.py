@@ -1,0 +1,16 @@
+"""The docstring examples of the pure modules run as tests, so they stay true."""
+
+import doctest
+import importlib
+
+import pytest
+
+PURE_MODULES = ["dppgrpo_core.dpp", "dppgrpo_core.rewards", "dppgrpo_core.settings"]
+
+
+@pytest.mark.parametrize("name", PURE_MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
