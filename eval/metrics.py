@@ -139,7 +139,8 @@ def mean_pairwise_cosine_distance(features) -> float:
         raise ValueError("mean pairwise cosine distance needs at least 2 samples")
     s = x.sum(dim=0)
     off_diagonal = float(s @ s) - n
-    return 1.0 - off_diagonal / (n * (n - 1))
+    # Clamped to its exact range [0, 2]: rounding gives −1e-16 for identical rows.
+    return min(2.0, max(0.0, 1.0 - off_diagonal / (n * (n - 1))))
 
 
 def clip_score(image_features, text_features) -> float | np.ndarray:
