@@ -161,3 +161,35 @@ def test_prompt_id_is_stable_and_file_safe():
     assert all(c.isalnum() or c == "-" for c in pid)
     assert prompt_id("a") != prompt_id("b")
     assert benchmark.DEFAULT_METHODS == ("original", "iid", "dpp-grpo", "dpp-rerank")
+
+
+def test_benchmark_tab_lists_and_loads_runs(original_run, tmp_path):
+    import gradio as gr
+
+    from dppgrpo_core.settings import Settings
+    from pages import benchmark as page
+    from pages.context import AppContext
+
+    cache = tmp_path / "cache"
+    assert page.list_runs(str(cache)) == []
+    target = page.runs_folder(str(cache)) / "run-a"
+    target.parent.mkdir(parents=True)
+    target.symlink_to(original_run, target_is_directory=True)
+    assert page.list_runs(str(cache)) == [str(target)]
+
+    markdown, figure, prompts, efficiency, videos = page.load_benchmark(str(target))
+    assert "| original | 3 |" in markdown
+    assert {trace.name for trace in figure.data} == {"original"}
+    assert list(figure.data[0].x) == list(range(1, K + 1))
+    assert prompts["vendi"].tolist() == [1.0] and len(efficiency) == 1
+    assert list(videos.columns) == ["note"] and "no rendered videos" in videos["note"][0]
+    assert page.load_if_chosen("")[1] is None  # page load with no run chosen: no error, empty view
+    for bad in ("", str(tmp_path / "missing"), str(tmp_path)):
+        with pytest.raises(gr.Error):
+            page.load_benchmark(bad)
+
+    with gr.Blocks() as demo:  # the tab builds inside an app
+        ctx = AppContext(settings=Settings(cache_dir=str(cache)), tabs=gr.Tabs(), prompt_set=gr.State(None),
+                         rendered_set=gr.State(None))
+        page.build(ctx)
+    assert any(getattr(block, "label", None) == "Diversity against set size" for block in demo.blocks.values())
