@@ -193,3 +193,12 @@ def test_diversity_metrics_bundle_and_determinism():
     single = diversity_metrics(x[:1], k_entropy=5)
     assert single["vendi"] == pytest.approx(1.0) and math.isnan(single["pairwise_cosine_distance"])
     assert math.isnan(single["truncated_entropy"])
+
+
+@pytest.mark.parametrize("name", ["eval.metrics", "eval.prompts"])
+def test_docstring_examples_hold(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
