@@ -1,0 +1,258 @@
+"""The human study's persistent store: items to rate and the ratings, in one SQLite file.
+
+    store = AnnotationStore("data/annotations.db")       # created (with its folder) on first use
+    store.add_items([{"item_id": "q1-dpp", "prompt": "a cat", "method": "dpp-grpo", "prompts": ["...", "..."]}])
+    store.add_rating("alice", "q1-dpp", diversity=4, alignment=5, comment=None, seconds=12.5)
+    store.ratings()                                        # pandas DataFrame, one row per rating
+
+One database file holds one study. Durability: WAL journal with synchronous=FULL, and every
+write is one transaction (`BEGIN IMMEDIATE`), so a rating whose `add_rating` returned survives
+a crash of the process or of the machine, and many processes may write at once (each waits
+for the write lock, up to `timeout` seconds). Each call opens its own connection, so one store
+object may be shared between threads (Gradio handlers) and processes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from dppgrpo_core.errors import UserFacingError
+
+SCHEMA_VERSION = 1
+SCORE_MIN, SCORE_MAX = 1, 5
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    item_id TEXT PRIMARY KEY,
+    prompt TEXT NOT NULL,
+    method TEXT NOT NULL,                 -- never shown to annotators
+    videos TEXT,                          -- JSON list of paths, or NULL for a text item
+    prompts TEXT,                         -- JSON list of prompts (shown when there are no videos)
+    attention_check INTEGER NOT NULL DEFAULT 0,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS annotators (
+    annotator TEXT PRIMARY KEY,
+    seed INTEGER NOT NULL,                -- item and clip order of this annotator (logged, reproducible)
+    started_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ratings (
+    rating_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    annotator TEXT NOT NULL,
+    item_id TEXT NOT NULL REFERENCES items(item_id),
+    diversity INTEGER NOT NULL CHECK (diversity BETWEEN 1 AND 5),
+    alignment INTEGER NOT NULL CHECK (alignment BETWEEN 1 AND 5),
+    comment TEXT,
+    seconds REAL,
+    rated_at REAL NOT NULL,
+    UNIQUE (annotator, item_id)
+);
+"""
+
+RATING_COLUMNS = ["annotator", "item_id", "prompt", "method", "attention_check", "diversity", "alignment",
+                  "comment", "seconds", "rated_at"]
+
+
+class AnnotationError(UserFacingError):
+    """A rating or item the store refuses: out-of-range score, unknown item, duplicate rating, bad item."""
+
+
+def _score(name: str, value) -> int:
+    """An integer Likert score in 1..5, from an int, a whole float or a digit string; else AnnotationError."""
+    if isinstance(value, bool) or value is None:
+        raise AnnotationError(f"{name} must be a whole number from {SCORE_MIN} to {SCORE_MAX}, got {value!r}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise AnnotationError(f"{name} must be a whole number from {SCORE_MIN} to {SCORE_MAX}, got {value!r}.") from None
+    if not math.isfinite(number) or not number.is_integer():
+        raise AnnotationError(f"{name} must be a whole number from {SCORE_MIN} to {SCORE_MAX}, got {value!r}.")
+    if not SCORE_MIN <= number <= SCORE_MAX:
+        raise AnnotationError(f"{name} must be from {SCORE_MIN} to {SCORE_MAX}, got {value!r}.")
+    return int(number)
+
+
+def _string_list(item_id: str, key: str, value) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise AnnotationError(f"item {item_id!r}: {key} must be a non-empty list of non-empty strings.")
+    return [str(v) for v in value]
+
+
+class AnnotationStore:
+    def __init__(self, path: str | Path, timeout: float = 60.0):
+        self.path = Path(path).expanduser()
+        self.timeout = timeout
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")  # persistent in the file: readers never block the writer
+            conn.executescript(_SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise AnnotationError(f"{self.path} has annotation schema {row[0]}; this code reads schema "
+                                      f"{SCHEMA_VERSION}. Use a new --annotations-db path or the matching version.")
+
+    def __repr__(self) -> str:
+        return f"AnnotationStore({str(self.path)!r})"
+
+    @contextmanager
+    def _connect(self):
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            conn.execute("PRAGMA synchronous=FULL")  # WAL + FULL: a committed rating survives power loss too
+            conn.execute("PRAGMA foreign_keys=ON")
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self):
+        """One write transaction: takes the write lock up front so concurrent writers queue instead of deadlocking."""
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        with self._connect() as conn:
+            return int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    # ----- items -----
+    def add_items(self, items: list[dict]) -> int:
+        """Add study items (all or none). Each: item_id, prompt, method, and videos or prompts; attention_check."""
+        rows = []
+        seen = set()
+        for item in items:
+            item_id = str(item.get("item_id") or "").strip()
+            if not item_id:
+                raise AnnotationError("every item needs a non-empty item_id.")
+            if item_id in seen:
+                raise AnnotationError(f"item {item_id!r} appears twice.")
+            seen.add(item_id)
+            prompt, method = str(item.get("prompt") or "").strip(), str(item.get("method") or "").strip()
+            if not prompt or not method:
+                raise AnnotationError(f"item {item_id!r} needs a prompt and a method.")
+            videos = _string_list(item_id, "videos", item.get("videos"))
+            prompts = _string_list(item_id, "prompts", item.get("prompts"))
+            if videos is None and prompts is None:
+                raise AnnotationError(f"item {item_id!r} needs videos or prompts.")
+            rows.append((item_id, prompt, method, json.dumps(videos) if videos else None,
+                         json.dumps(prompts) if prompts else None, int(bool(item.get("attention_check"))), time.time()))
+        with self._write() as conn:
+            clash = [r[0] for r in rows if conn.execute("SELECT 1 FROM items WHERE item_id=?", (r[0],)).fetchone()]
+            if clash:
+                raise AnnotationError(f"already in the study: {', '.join(clash[:5])}" + (" ..." if len(clash) > 5 else ""))
+            conn.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def item(self, item_id: str) -> dict:
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM items WHERE item_id=?", (item_id,)).fetchone()
+            if row is None:
+                raise AnnotationError(f"unknown item {item_id!r}.")
+            names = [d[0] for d in conn.execute("SELECT * FROM items LIMIT 0").description]
+        return self._item_dict(dict(zip(names, row)))
+
+    @staticmethod
+    def _item_dict(row: dict) -> dict:
+        row["videos"] = json.loads(row["videos"]) if row["videos"] else None
+        row["prompts"] = json.loads(row["prompts"]) if row["prompts"] else None
+        row["attention_check"] = bool(row["attention_check"])
+        return row
+
+    def items(self) -> list[dict]:
+        """Every item, in item_id order."""
+        with self._connect() as conn:
+            cursor = conn.execute("SELECT * FROM items ORDER BY item_id")
+            names = [d[0] for d in cursor.description]
+            return [self._item_dict(dict(zip(names, row))) for row in cursor.fetchall()]
+
+    def item_ids(self) -> list[str]:
+        with self._connect() as conn:
+            return [r[0] for r in conn.execute("SELECT item_id FROM items ORDER BY item_id")]
+
+    # ----- annotators -----
+    def annotator_seed(self, annotator: str) -> int:
+        """This annotator's order seed: drawn and logged on first sight, the same ever after (so resuming keeps order)."""
+        annotator = self._annotator(annotator)
+        with self._connect() as conn:
+            row = conn.execute("SELECT seed FROM annotators WHERE annotator=?", (annotator,)).fetchone()
+        if row:
+            return int(row[0])
+        seed = random.SystemRandom().randrange(2**31)
+        with self._write() as conn:
+            conn.execute("INSERT OR IGNORE INTO annotators VALUES (?, ?, ?)", (annotator, seed, time.time()))
+            seed = int(conn.execute("SELECT seed FROM annotators WHERE annotator=?", (annotator,)).fetchone()[0])
+        log.info("annotator %r: order seed %d", annotator, seed)
+        return seed
+
+    def annotator_seeds(self) -> dict[str, int]:
+        with self._connect() as conn:
+            return dict(conn.execute("SELECT annotator, seed FROM annotators"))
+
+    @staticmethod
+    def _annotator(annotator) -> str:
+        name = str(annotator or "").strip()
+        if not name or len(name) > 100:
+            raise AnnotationError("an annotator id must be 1 to 100 characters.")
+        return name
+
+    # ----- ratings -----
+    def add_rating(self, annotator: str, item_id: str, diversity, alignment, comment: str | None = None,
+                   seconds: float | None = None) -> None:
+        """Record one rating in its own transaction; AnnotationError for bad scores, unknown items or a second rating."""
+        annotator = self._annotator(annotator)
+        diversity, alignment = _score("diversity", diversity), _score("alignment", alignment)
+        comment = (str(comment).strip() or None) if comment is not None else None
+        if seconds is not None:
+            seconds = float(seconds)
+            if not seconds >= 0:
+                raise AnnotationError(f"seconds on item must be >= 0, got {seconds!r}.")
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM items WHERE item_id=?", (item_id,)).fetchone() is None:
+                raise AnnotationError(f"unknown item {item_id!r}: it is not in this study.")
+            if conn.execute("SELECT 1 FROM ratings WHERE annotator=? AND item_id=?", (annotator, item_id)).fetchone():
+                raise AnnotationError(f"{annotator!r} has already rated item {item_id!r}; each item is rated once.")
+            conn.execute("INSERT INTO ratings (annotator, item_id, diversity, alignment, comment, seconds, rated_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (annotator, item_id, diversity, alignment, comment, seconds, time.time()))
+
+    def rated_item_ids(self, annotator: str) -> set[str]:
+        with self._connect() as conn:
+            return {r[0] for r in conn.execute("SELECT item_id FROM ratings WHERE annotator=?", (annotator,))}
+
+    def ratings(self) -> pd.DataFrame:
+        """Every rating joined with its item's prompt, method and attention-check flag, in the order written."""
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "SELECT r.annotator, r.item_id, i.prompt, i.method, i.attention_check, r.diversity, r.alignment, "
+                "r.comment, r.seconds, r.rated_at FROM ratings r JOIN items i USING (item_id) ORDER BY r.rating_id")
+            frame = pd.DataFrame(cursor.fetchall(), columns=RATING_COLUMNS)
+        frame["attention_check"] = frame["attention_check"].astype(bool)
+        frame[["diversity", "alignment"]] = frame[["diversity", "alignment"]].astype(int)
+        frame["seconds"] = pd.to_numeric(frame["seconds"]).astype(float)  # NaN where not recorded
+        return frame
+
+    def integrity_ok(self) -> bool:
+        with self._connect() as conn:
+            return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

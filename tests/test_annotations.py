@@ -1,0 +1,161 @@
+"""The annotation store: concurrent writers, a writer killed mid-write, bad ratings refused, restart."""
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+
+import pytest
+
+from dppgrpo_core.annotations import SCHEMA_VERSION, AnnotationError, AnnotationStore
+from dppgrpo_core.errors import UserFacingError
+
+# fork: children inherit the imports, so 8 writers start in milliseconds (no connection is open at fork)
+FORK = multiprocessing.get_context("fork")
+
+
+def text_items(n, method="dpp-grpo"):
+    return [{"item_id": f"item-{i:04d}", "prompt": f"prompt {i}", "method": method, "prompts": [f"a{i}", f"b{i}"]}
+            for i in range(n)]
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = AnnotationStore(tmp_path / "sub" / "annotations.db")
+    s.add_items(text_items(3) + [{"item_id": "video-item", "prompt": "a dog", "method": "original",
+                                  "videos": ["/x/0.mp4", "/x/1.mp4"], "attention_check": True}])
+    return s
+
+
+def test_store_is_wal_with_a_schema_version(store):
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.schema_version == SCHEMA_VERSION
+    assert store.item("video-item")["videos"] == ["/x/0.mp4", "/x/1.mp4"]
+    assert store.item("video-item")["attention_check"] is True
+    assert store.item("item-0001")["prompts"] == ["a1", "b1"]
+
+
+def test_other_schema_version_is_refused(store):
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    with pytest.raises(UserFacingError, match="schema 99"):
+        AnnotationStore(store.path)
+
+
+def test_rating_round_trip_survives_reopening(store):
+    store.add_rating("alice", "item-0001", 4, 2, comment="  shaky camera  ", seconds=12.5)
+    store.add_rating("bob", "item-0001", "5", 3.0)
+    frame = AnnotationStore(store.path).ratings()  # a fresh object over the same file: a restart
+    assert list(frame["annotator"]) == ["alice", "bob"]
+    first = frame.iloc[0]
+    assert (first["item_id"], first["diversity"], first["alignment"]) == ("item-0001", 4, 2)
+    assert first["comment"] == "shaky camera" and first["seconds"] == 12.5
+    assert first["method"] == "dpp-grpo" and first["prompt"] == "prompt 1" and not first["attention_check"]
+    assert frame.iloc[1]["diversity"] == 5 and frame.iloc[1]["alignment"] == 3
+
+
+@pytest.mark.parametrize("diversity, alignment, pattern", [
+    (0, 3, "diversity must be from 1 to 5"), (6, 3, "diversity must be from 1 to 5"),
+    (3, -1, "alignment must be from 1 to 5"), (3, 2.5, "alignment must be a whole number"),
+    (None, 3, "diversity must be a whole number"), ("five", 3, "diversity must be a whole number"),
+    (True, 3, "diversity must be a whole number"), (float("nan"), 3, "diversity must be a whole number"),
+])
+def test_bad_scores_are_refused(store, diversity, alignment, pattern):
+    with pytest.raises(AnnotationError, match=pattern):
+        store.add_rating("alice", "item-0000", diversity, alignment)
+    assert store.ratings().empty
+
+
+def test_unknown_item_duplicate_and_bad_annotator_are_refused(store):
+    with pytest.raises(AnnotationError, match="unknown item 'nope'"):
+        store.add_rating("alice", "nope", 3, 3)
+    store.add_rating("alice", "item-0000", 3, 3)
+    with pytest.raises(AnnotationError, match="already rated item 'item-0000'"):
+        store.add_rating("alice", "item-0000", 4, 4)
+    with pytest.raises(AnnotationError, match="annotator id"):
+        store.add_rating("  ", "item-0001", 4, 4)
+    with pytest.raises(AnnotationError, match=">= 0"):
+        store.add_rating("alice", "item-0001", 4, 4, seconds=-1)
+    assert len(store.ratings()) == 1
+    assert issubclass(AnnotationError, UserFacingError)
+
+
+def test_bad_items_are_refused_all_or_none(store):
+    with pytest.raises(AnnotationError, match="already in the study: item-0000"):
+        store.add_items(text_items(5))
+    with pytest.raises(AnnotationError, match="needs videos or prompts"):
+        store.add_items([{"item_id": "x", "prompt": "p", "method": "m"}])
+    with pytest.raises(AnnotationError, match="non-empty list"):
+        store.add_items([{"item_id": "x", "prompt": "p", "method": "m", "videos": []}])
+    with pytest.raises(AnnotationError, match="appears twice"):
+        store.add_items([{"item_id": "y", "prompt": "p", "method": "m", "prompts": ["a"]}] * 2)
+    assert len(store.item_ids()) == 4  # nothing of the refused batches went in
+
+
+def test_annotator_seed_is_drawn_once(store):
+    seed = store.annotator_seed("alice")
+    assert AnnotationStore(store.path).annotator_seed("alice") == seed
+    assert store.annotator_seeds() == {"alice": seed}
+
+
+def _rate_all(path, annotator, item_ids, start):
+    store = AnnotationStore(path)
+    start.wait()
+    for item_id in item_ids:
+        store.add_rating(annotator, item_id, 1 + len(item_id) % 5, 3, seconds=0.1)
+
+
+def test_eight_processes_writing_at_once_give_exactly_800_rows(tmp_path):
+    store = AnnotationStore(tmp_path / "a.db")
+    store.add_items(text_items(100))
+    ids = store.item_ids()
+    start = FORK.Event()
+    workers = [FORK.Process(target=_rate_all, args=(store.path, f"annotator-{w}", ids, start)) for w in range(8)]
+    for w in workers:
+        w.start()
+    start.set()  # all eight begin together
+    for w in workers:
+        w.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0] * 8
+    frame = store.ratings()
+    assert len(frame) == 800
+    assert not frame.duplicated(["annotator", "item_id"]).any()
+    assert frame.groupby("annotator").size().to_dict() == {f"annotator-{w}": 100 for w in range(8)}
+    assert store.integrity_ok()
+
+
+def _rate_and_report(path, item_ids, committed):
+    store = AnnotationStore(path)
+    for item_id in item_ids:
+        store.add_rating("victim", item_id, 2, 4, comment="x" * 2000)  # a bigger write: more time inside it
+        committed.send(item_id)  # only after add_rating returned, i.e. after COMMIT (a pipe: unbuffered)
+
+
+def test_writer_killed_mid_write_loses_nothing_committed(tmp_path):
+    store = AnnotationStore(tmp_path / "a.db")
+    store.add_items(text_items(2000))
+    committed, child_end = FORK.Pipe(duplex=False)
+    writer = FORK.Process(target=_rate_and_report, args=(store.path, store.item_ids(), child_end))
+    writer.start()
+    child_end.close()
+    reported = []
+    while len(reported) < 40:
+        assert committed.poll(60), "the writer stalled"
+        reported.append(committed.recv())
+    os.kill(writer.pid, signal.SIGKILL)  # while it is busy writing the next ones
+    writer.join(timeout=30)
+    assert writer.exitcode == -signal.SIGKILL
+    while True:
+        try:
+            reported.append(committed.recv())
+        except EOFError:
+            break
+
+    reopened = AnnotationStore(store.path)
+    assert reopened.integrity_ok()
+    rated = set(reopened.ratings()["item_id"])
+    assert set(reported) <= rated
+    assert len(rated) <= len(reported) + 1  # at most the one it committed but had not reported yet
+    reopened.add_rating("survivor", "item-0000", 5, 5)  # the lock died with the writer
+    assert len(reopened.ratings()) == len(rated) + 1
