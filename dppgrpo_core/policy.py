@@ -26,7 +26,8 @@ from .settings import PACKAGED_POLICY, Settings
 SYSTEM_PROMPT = "You write prompts for a text-to-video model. Reply with one vivid sentence and nothing else."
 
 MAX_PROMPT_CHARS = 400  # a cleaned prompt is cut at a word boundary below this
-_CHAT_TOKENS = re.compile(r"<\|[^|>]*\|>|</?s>|\[/?INST\]|<pad>|<unk>")
+# A chat token, and the role name that may follow it ("<|im_start|>assistant").
+_CHAT_TOKENS = re.compile(r"(?:<\|[^|>]*\|>|</?s>|\[/?INST\]|<pad>|<unk>)(?:\s*(?:system|user|assistant)\b)?")
 _LEADING_LABEL = re.compile(
     r"^\s*(?:(?:new|next|rewritten|video|improved)?\s*(?:prompt|variant|version|rewrite|answer)\s*\d*\s*[:：.-]\s*)+",
     re.IGNORECASE,
@@ -64,7 +65,8 @@ def clean_prompt(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str:
         first = _LEADING_NUMBER.sub("", first)
         first = _LEADING_LABEL.sub("", first)
         first = first.strip().strip(_QUOTES).strip()
-    first = re.sub(r"\s+", " ", first)
+    first = re.sub(r"\*\*|__", "", first)  # markdown bold, which small chat models like to add
+    first = re.sub(r"\s+", " ", first).strip()
     # A generation cut off by the token limit ends mid-sentence: keep its complete sentences.
     if first and first[-1] not in ".!?" and re.search(r"[.!?]\s", first):
         first = first[: max(m.end() for m in re.finditer(r"[.!?](?=\s)", first))]
