@@ -150,8 +150,8 @@ def write_mp4(frames, path: str | os.PathLike, fps: int) -> None:
     import numpy as np
 
     frames = np.asarray(frames)
-    if frames.dtype != np.uint8:
-        frames = (np.clip(frames, 0.0, 1.0) * 255).round().astype(np.uint8)
+    if frames.dtype != np.uint8:  # NaN (e.g. random weights in half precision) becomes black, not garbage
+        frames = (np.clip(np.nan_to_num(frames, nan=0.0), 0.0, 1.0) * 255).round().astype(np.uint8)
     # yuv420p needs even sides; macro_block_size=2 pads odd ones instead of resizing to multiples of 16.
     with imageio.get_writer(
         str(path), format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=2,
