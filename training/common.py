@@ -1,0 +1,65 @@
+"""What SFT and GRPO share: the policy's folder and tokenizer, the run's end (adapter, curves), the CLI wrapper.
+
+    path = policy_path("packaged:SmolLM2-135M-Instruct")   # the fp32 folder converted once into the cache
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.policy import resolve_policy_path
+from dppgrpo_core.settings import Settings
+
+
+def policy_path(name: str | None) -> str:
+    """A local folder or Hub id for `model_name_or_path` (packaged names resolve into the cache)."""
+    if not name:
+        raise UserFacingError("set model_name_or_path (in the YAML or --model_name_or_path)")
+    return resolve_policy_path(name, Settings.from_env())
+
+
+def load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except Exception as exc:
+        raise UserFacingError(f"could not load the tokenizer of {path!r} ({type(exc).__name__}); "
+                              "give a local model folder or a Hub id with network access") from exc
+    if tokenizer.chat_template is None:
+        raise UserFacingError(f"{path!r} has no chat template: use an instruct/chat model")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def finish(trainer, output_dir: str, title: str) -> None:
+    """Save the adapter and tokenizer, the log history and the plot of the reward / loss curves."""
+    from .plots import training_curves
+
+    trainer.save_model(output_dir)
+    history = trainer.state.log_history
+    (Path(output_dir) / "log_history.json").write_text(json.dumps(history, indent=1))
+    figure = training_curves(history, title=title)
+    if figure is not None:
+        figure.write_html(str(Path(output_dir) / "training_curves.html"), include_plotlyjs=True)
+
+
+def resume_arg(value):
+    """trl's resume_from_checkpoint is a string: "true" / "latest" mean the newest checkpoint in output_dir."""
+    if isinstance(value, str) and value.strip().lower() in ("true", "latest"):
+        return True
+    return value or None
+
+
+def run_cli(main, argv) -> int:
+    """Run `main(argv)`; a UserFacingError becomes one line on stderr and exit status 2."""
+    try:
+        main(list(sys.argv[1:] if argv is None else argv))
+    except UserFacingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,145 @@
+"""Recipe arguments and their parsing: a YAML recipe plus flags, any field overridable, clear errors.
+
+    data, rewards, grpo, model = parse_recipe((DataArguments, RewardArguments, GRPOConfig, ModelConfig),
+                                              ["--config", "training/configs/grpo_smoke.yaml", "--max_steps", "2"])
+
+Parsing is trl's `TrlParser` (YAML values become defaults, flags win). Before it runs, the YAML is
+checked here (readable, a mapping, only known fields, values of the right type) and every problem
+becomes one `UserFacingError` line, which the commands print before exiting with status 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from dppgrpo_core.errors import UserFacingError
+
+
+@dataclass
+class DataArguments:
+    dataset_path: str = field(default="", metadata={"help": "folder written by `python -m training.build_data`"})
+    max_previous: int = field(default=9, metadata={"help": "most earlier prompts shown in one example's set"})
+    data_seed_examples: int = field(default=0, metadata={"help": "seed of the context sets drawn for GRPO rows"})
+    contexts_per_query: int = field(
+        default=3, metadata={"help": "GRPO rows per base prompt, each with a context set S of a different size"}
+    )
+
+
+@dataclass
+class RewardArguments:
+    lambda_div: float = field(default=0.5, metadata={"help": "weight of the DPP marginal gain (trl reward_weights[0])"})
+    lambda_rel: float = field(default=0.5, metadata={"help": "weight of the relevance reward (trl reward_weights[1])"})
+    init_adapter: str | None = field(
+        default=None, metadata={"help": "LoRA folder from training.sft to continue from (the SFT warm start)"}
+    )
+    embedder: str | None = field(default=None, metadata={"help": "sentence embedder of the rewards (default: settings)"})
+
+
+def _one_line_parser(dataclass_types):
+    """A TrlParser whose argparse errors raise instead of printing the usage and exiting."""
+    from trl import TrlParser
+
+    class Parser(TrlParser):
+        def error(self, message):  # argparse calls this for a bad flag or value
+            raise UserFacingError(message)
+
+    return Parser(dataclass_types)
+
+
+def _accepts(annotation, value) -> bool:
+    """Whether a YAML value fits a dataclass annotation (numbers may come as strings: YAML reads 2e-7 as one)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(arg, value) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation in (int, float):
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, (int, float)):
+            return annotation is float or float(value).is_integer()
+        try:
+            annotation(value) if annotation is float else int(value)
+            return isinstance(value, str)
+        except (TypeError, ValueError):
+            return False
+    if annotation is str:
+        return isinstance(value, str)
+    if origin is list or annotation is list:
+        return isinstance(value, list)
+    if origin is dict or annotation is dict:
+        return isinstance(value, dict)
+    return True  # enums, literals, anything else: trl's own checks decide
+
+
+def check_yaml(path: str, dataclass_types) -> dict:
+    """The recipe's mapping, or a UserFacingError naming the file and the first problem."""
+    file = Path(path)
+    if not file.is_file():
+        raise UserFacingError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise UserFacingError(f"config file {path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise UserFacingError(f"config file {path} must be a YAML mapping of field: value, got {type(data).__name__}")
+    known = {}
+    for cls in dataclass_types:
+        hints = typing.get_type_hints(cls)
+        for f in fields(cls):
+            known.setdefault(f.name, hints.get(f.name))
+    for key, value in data.items():
+        if key == "env":
+            continue
+        if key not in known:
+            close = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UserFacingError(f"config file {path}: unknown field {key!r}{hint}")
+        if not _accepts(known[key], value):
+            raise UserFacingError(f"config file {path}: field {key!r} has the wrong type ({value!r}; expected {known[key]})")
+    return data
+
+
+def parse_recipe(dataclass_types, argv: list[str]) -> tuple:
+    """Instances of `dataclass_types` from `--config FILE` (optional) and flags; UserFacingError on any problem."""
+    argv = list(argv)
+    if "--config" in argv:
+        i = argv.index("--config")
+        if i + 1 >= len(argv):
+            raise UserFacingError("--config needs a YAML file")
+        check_yaml(argv[i + 1], dataclass_types)
+    parser = _one_line_parser(dataclass_types)
+    try:
+        return tuple(parser.parse_args_and_config(argv))
+    except UserFacingError:
+        raise
+    except (ValueError, TypeError) as exc:  # trl / transformers validation of the training arguments
+        raise UserFacingError(str(exc).strip().splitlines()[0]) from exc
+
+
+def check_data_and_rewards(data: DataArguments, rewards: RewardArguments | None = None) -> None:
+    """Checks trl cannot make: the dataset exists, the counts and weights make sense."""
+    if not data.dataset_path:
+        raise UserFacingError("set dataset_path (in the YAML or --dataset_path) to a folder from training.build_data")
+    if not (Path(data.dataset_path) / "train.parquet").is_file():
+        raise UserFacingError(
+            f"{data.dataset_path} has no train.parquet: build it with "
+            f"`python -m training.build_data --out {data.dataset_path}`"
+        )
+    if data.max_previous < 0 or data.contexts_per_query < 1:
+        raise UserFacingError("max_previous must be ≥ 0 and contexts_per_query ≥ 1")
+    if rewards is not None:
+        if rewards.lambda_div < 0 or rewards.lambda_rel < 0 or rewards.lambda_div + rewards.lambda_rel == 0:
+            raise UserFacingError("lambda_div and lambda_rel must be ≥ 0 and not both 0")
+        if rewards.init_adapter and not (Path(rewards.init_adapter) / "adapter_config.json").is_file():
+            raise UserFacingError(f"init_adapter {rewards.init_adapter} is not a LoRA folder (no adapter_config.json)")

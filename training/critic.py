@@ -1,0 +1,70 @@
+"""The critic: keep candidate variants that are faithful and mutually diverse, in DPP pick order.
+
+    verdict = select_variants(embed([base])[0], candidates, embed(candidates), k=10)
+    verdict.variants      # 10 faithful, mutually diverse candidates, most diverse-given-the-previous first
+
+Three filters, in order: relevance to the base prompt (cos(p, q) with the same MiniLM embeddings
+as the reward, `dppgrpo_core.rewards.relevance` with no reference) above a threshold; near-duplicate
+removal (cosine to an already kept candidate above a ceiling); greedy DPP MAP selection of k
+(`dppgrpo_core.dpp.greedy_select`). The pick order is kept: each variant is the one that adds the
+most volume given those before it, which is the behaviour SFT teaches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from dppgrpo_core.dpp import greedy_select, log_det, unit_rows
+from dppgrpo_core.rewards import relevance
+
+MIN_RELEVANCE = 0.55  # cos(variant, base) below this drifts from the base prompt's meaning
+MAX_SIMILARITY = 0.95  # two candidates closer than this say the same thing
+
+
+@dataclass
+class CriticResult:
+    variants: list[str]  # the k kept, in greedy DPP order; empty when too few candidates survived
+    relevances: list[float] = field(default_factory=list)
+    log_det: float = 0.0
+    dropped_irrelevant: int = 0
+    dropped_duplicates: int = 0
+
+
+def drop_near_duplicates(embeddings: torch.Tensor, max_similarity: float = MAX_SIMILARITY) -> list[int]:
+    """Indices to keep, first come first kept: an item goes when its cosine to a kept one exceeds the ceiling.
+
+    >>> drop_near_duplicates(torch.tensor([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0]]))
+    [0, 2]
+    """
+    e = unit_rows(embeddings)
+    kept: list[int] = []
+    for i in range(e.shape[0]):
+        if not kept or float((e[kept] @ e[i]).max()) <= max_similarity:
+            kept.append(i)
+    return kept
+
+
+def select_variants(
+    query_embedding: torch.Tensor,
+    candidates: list[str],
+    candidate_embeddings: torch.Tensor,
+    k: int,
+    min_relevance: float = MIN_RELEVANCE,
+    max_similarity: float = MAX_SIMILARITY,
+) -> CriticResult:
+    """The critic's verdict on one base prompt's candidates (embeddings precomputed, rows = candidates)."""
+    rel = relevance(query_embedding, candidate_embeddings)  # cos(p, q): no reference set exists yet
+    faithful = [i for i in range(len(candidates)) if float(rel[i]) >= min_relevance]
+    distinct = [faithful[j] for j in drop_near_duplicates(candidate_embeddings[faithful], max_similarity)] if faithful else []
+    result = CriticResult(
+        variants=[], dropped_irrelevant=len(candidates) - len(faithful), dropped_duplicates=len(faithful) - len(distinct)
+    )
+    if len(distinct) < k:
+        return result
+    order = [distinct[j] for j in greedy_select(candidate_embeddings[distinct], k)]
+    result.variants = [candidates[i] for i in order]
+    result.relevances = [float(rel[i]) for i in order]
+    result.log_det = log_det(candidate_embeddings[order])
+    return result

@@ -1,0 +1,68 @@
+"""Training examples from the variant dataset, in the one chat format of inference (`build_messages`).
+
+    >>> rows = [{"query": "a red car", "variants": ["A.", "B.", "C."]}]
+    >>> [len(e["prompt"][1]["content"].splitlines()) for e in sft_examples(rows)]   # 0, 1, 2 earlier prompts
+    [1, 2, 3]
+    >>> sft_examples(rows)[2]["completion"]
+    [{'role': 'assistant', 'content': 'C.'}]
+    >>> sorted(grpo_examples(rows, contexts_per_query=2, seed=0)[0])
+    ['previous', 'prompt', 'query', 'variants']
+
+SFT: one example per (q, first i variants) → variant i+1, so the policy learns to write the next
+prompt given the set so far. GRPO: each row shows a context set S (a prefix of R_q); the DPP reward
+scores a completion's marginal gain against S, and relevance against R_q. Using prefixes of R_q as
+S keeps rows independent (no policy roll-out inside the data loader); each prefix length is a
+different stage of an autoregressive expansion.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from dppgrpo_core.policy import build_messages
+
+
+def load_rows(dataset_path: str, split: str = "train") -> list[dict]:
+    """Rows {"query", "variants", "split"} of one split of a folder from training.build_data."""
+    import pandas as pd
+
+    frame = pd.read_parquet(Path(dataset_path) / f"{split}.parquet")
+    return [{"query": q, "variants": list(v), "split": s} for q, v, s in zip(frame["query"], frame["variants"], frame["split"])]
+
+
+def sft_examples(rows: list[dict], max_previous: int = 9) -> list[dict]:
+    """Conversational prompt/completion pairs (trl computes the loss on the completion only)."""
+    examples = []
+    for row in rows:
+        variants = row["variants"]
+        for i, target in enumerate(variants):
+            previous = variants[max(0, i - max_previous) : i] if max_previous else []
+            examples.append({
+                "prompt": build_messages(row["query"], previous),
+                "completion": [{"role": "assistant", "content": target}],
+            })
+    return examples
+
+
+def grpo_examples(rows: list[dict], contexts_per_query: int = 3, seed: int = 0, max_previous: int = 9) -> list[dict]:
+    """Prompt rows with the reward functions' columns: query (q), previous (S), variants (R_q).
+
+    Context sizes are drawn without replacement from 1 … min(max_previous, K − 1), so a row's
+    DPP gain varies across its group (an empty S would give every completion the same gain).
+    """
+    rng = random.Random(seed)
+    examples = []
+    for row in rows:
+        variants = row["variants"]
+        sizes = list(range(1, min(max_previous, len(variants) - 1) + 1)) or [0]
+        for size in sorted(rng.sample(sizes, min(contexts_per_query, len(sizes)))):
+            previous = variants[:size]
+            examples.append({
+                "prompt": build_messages(row["query"], previous),
+                "query": row["query"],
+                "previous": previous,
+                "variants": variants,
+            })
+    rng.shuffle(examples)
+    return examples

@@ -1,0 +1,45 @@
+"""SFT warm start: teach the policy to write the next prompt of a diverse set, with trl's SFTTrainer + LoRA.
+
+    python -m training.sft --config training/configs/sft_smollm2_cpu.yaml
+    python -m training.sft --config training/configs/sft_smollm2_cpu.yaml --output_dir /tmp/sft --max_steps 2
+    accelerate launch --num_processes 4 -m training.sft --config training/configs/sft_qwen2_7b_paper.yaml
+
+Each example is (s, q, the first i variants of R_q) → variant i+1 in the chat format of inference
+(`dppgrpo_core.policy.build_messages`); the loss covers the assistant reply only. The LoRA adapter
+in output_dir loads with `load_policy(adapter=output_dir)` and is GRPO's `init_adapter`.
+Resume with `--resume_from_checkpoint output_dir/checkpoint-N` (or `true` for the latest).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .common import finish, load_tokenizer, policy_path, resume_arg, run_cli
+from .config import DataArguments, check_data_and_rewards, parse_recipe
+from .examples import load_rows, sft_examples
+
+
+def main(argv: list[str]) -> None:
+    from datasets import Dataset
+    from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
+
+    data, args, model_args = parse_recipe((DataArguments, SFTConfig, ModelConfig), argv)
+    check_data_and_rewards(data)
+    path = policy_path(model_args.model_name_or_path)
+    tokenizer = load_tokenizer(path)
+    train = Dataset.from_list(sft_examples(load_rows(data.dataset_path, "train"), data.max_previous))
+    args.model_init_kwargs = {**(args.model_init_kwargs or {}), "dtype": model_args.dtype or "float32"}
+    trainer = SFTTrainer(
+        model=path,
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    trainer.train(resume_from_checkpoint=resume_arg(args.resume_from_checkpoint))
+    finish(trainer, args.output_dir, title=f"SFT of {model_args.model_name_or_path}")
+    trainer.accelerator.print(f"SFT adapter saved to {args.output_dir} ({len(train)} examples)")
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main, None))
