@@ -1,0 +1,100 @@
+"""Pure view helpers of the Expand tab: tables, plotly figures and files from step records (no Gradio).
+
+    >>> steps = [{"index": 1, "prompt": "A <b>dog</b>.", "gain": 0.69, "relevance": 0.8, "reward": 0.745, "log_det": 0.69}]
+    >>> steps_table(steps).columns.tolist()
+    ['step', 'prompt', 'Δ gain', 'relevance', 'reward']
+    >>> gains_figure(steps).data[0].type
+    'bar'
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import tempfile
+import textwrap
+
+import pandas as pd
+import plotly.graph_objects as go
+
+TABLE_COLUMNS = ["step", "prompt", "Δ gain", "relevance", "reward"]
+
+
+def steps_table(steps: list[dict]) -> pd.DataFrame:
+    rows = [[s["index"], s["prompt"], round(s["gain"], 4), round(s["relevance"], 4), round(s["reward"], 4)] for s in steps]
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def _label(prompt: str, width: int = 60) -> str:
+    # Plotly renders a subset of HTML in hover text: escape the user's words, then wrap with <br>.
+    return "<br>".join(html.escape(line) for line in textwrap.wrap(prompt, width)[:4])
+
+
+def gains_figure(steps: list[dict], k: int | None = None, title: str = "Marginal gain per step") -> go.Figure:
+    """Bars: Δ of each prompt against the ones before it; line: cumulative log det(L + I) of the set."""
+    x = [s["index"] for s in steps]
+    fig = go.Figure()
+    fig.add_bar(x=x, y=[s["gain"] for s in steps], name="Δ marginal gain", marker_color="#6366f1",
+                hovertext=[_label(s["prompt"]) for s in steps], hoverinfo="text+y")
+    fig.add_scatter(x=x, y=[s["log_det"] for s in steps], name="log det(L+I) of the set", mode="lines+markers",
+                    yaxis="y2", line={"color": "#ec4899"})
+    fig.update_layout(
+        title=title, xaxis={"title": "step", "dtick": 1, "range": [0.5, (k or max(x, default=1)) + 0.5]},
+        yaxis={"title": "Δ = log det(L_{S∪p}+I) − log det(L_S+I)", "rangemode": "tozero"},
+        yaxis2={"title": "log det(L+I)", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.25}, margin={"l": 60, "r": 60, "t": 50, "b": 60}, height=380,
+    )
+    return fig
+
+
+def compare_figure(runs: dict[str, list[dict]], k: int | None = None) -> go.Figure:
+    """Gain curves of several methods on the same prompt, on one chart."""
+    fig = go.Figure()
+    for method, steps in runs.items():
+        fig.add_scatter(x=[s["index"] for s in steps], y=[s["gain"] for s in steps], mode="lines+markers",
+                        name=f"{method} Δ", hovertext=[_label(s["prompt"]) for s in steps], hoverinfo="text+y")
+    fig.update_layout(title="Marginal gain per step, by method", xaxis={"title": "step", "dtick": 1},
+                      yaxis={"title": "Δ marginal gain", "rangemode": "tozero"}, height=380,
+                      legend={"orientation": "h", "y": -0.25})
+    if k:
+        fig.update_xaxes(range=[0.5, k + 0.5])
+    return fig
+
+
+def similarity_heatmap(prompts: list[str], kernel) -> go.Figure:
+    """The K×K cosine-similarity matrix of the set (the DPP kernel L)."""
+    labels = [f"{i}" for i in range(1, len(prompts) + 1)]
+    hover = [[f"{_label(prompts[i], 40)}<br>vs<br>{_label(prompts[j], 40)}" for j in range(len(prompts))]
+             for i in range(len(prompts))]
+    fig = go.Figure(go.Heatmap(z=kernel, x=labels, y=labels, zmin=0, zmax=1, colorscale="Viridis",
+                               text=hover, hovertemplate="%{text}<br>cos = %{z:.3f}<extra></extra>"))
+    fig.update_layout(title="Cosine similarity of the set (L)", xaxis={"title": "prompt"},
+                      yaxis={"title": "prompt", "autorange": "reversed"}, height=380)
+    return fig
+
+
+def set_summary(vendi: float, log_det: float, steps: list[dict], seconds: float) -> str:
+    k = len(steps)
+    mean_rel = sum(s["relevance"] for s in steps) / max(k, 1)
+    flagged = [s["index"] for s in steps if s.get("flag")]
+    note = f"  \n⚠️ steps {flagged} kept a degenerate generation after retries." if flagged else ""
+    return (f"**K = {k}** · Vendi score **{vendi:.3f}** (of at most {k}) · log det(L+I) **{log_det:.3f}** "
+            f"(at most {k}·log 2 = {k * 0.6931:.3f}) · mean relevance **{mean_rel:.3f}** · {seconds:.1f} s{note}")
+
+
+def write_downloads(result: dict) -> tuple[str, str]:
+    """The set as JSON (same shape as `python -m dppgrpo_core.expand --json`) and as CSV; returns both paths."""
+    folder = tempfile.mkdtemp(prefix="dppgrpo-set-")
+    json_path = os.path.join(folder, "prompt_set.json")
+    csv_path = os.path.join(folder, "prompt_set.csv")
+    with open(json_path, "w") as f:
+        json.dump(result, f, indent=2)
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["index", "prompt", "gain", "relevance", "reward", "log_det", "method", "query", "seed"])
+        for s in result["steps"]:
+            writer.writerow([s["index"], s["prompt"], s["gain"], s["relevance"], s["reward"], s["log_det"],
+                             result["method"], result["query"], result["seed"]])
+    return json_path, csv_path
