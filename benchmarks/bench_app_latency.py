@@ -1,0 +1,52 @@
+"""Expand tab latency: seconds from the click to the first visible update and to the first streamed row.
+
+    python benchmarks/bench_app_latency.py                    # default policy, dpp-rerank, K = 4, CPU
+
+The app is launched in-process and driven through its `/expand` API with gradio_client, the
+same event the Expand button fires. The first run in a process is cold (models load lazily on
+first use); the second is warm.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def measure(client, method: str, k: int) -> dict:
+    start = time.perf_counter()
+    job = client.submit("a dog playing with a ball at the beach", k, method, 0, 0.5, 0.5, "", "", 0.8, 4,
+                        api_name="/expand")
+    first_update = first_row = None
+    for update in job:
+        now = time.perf_counter() - start
+        first_update = first_update if first_update is not None else now
+        rows = update[1]["data"] if isinstance(update[1], dict) else []
+        if rows and first_row is None:
+            first_row = now
+    return {"first_update_s": first_update, "first_row_s": first_row, "total_s": time.perf_counter() - start}
+
+
+def main() -> None:
+    from gradio_client import Client
+
+    from dppgrpo_core.settings import Settings
+    from tests.app_testing import launch_app
+
+    method, k = (sys.argv[1] if len(sys.argv) > 1 else "dpp-rerank"), 4
+    demo, url = launch_app(Settings.from_env())
+    client = Client(url, verbose=False)
+    print(f"{method}, K = {k}, default policy, {os.cpu_count()} cores")
+    print("| run | first visible update (s) | first row (s) | all K rows (s) |")
+    print("|---|---|---|---|")
+    for run in ("cold (models load on first use)", "warm"):
+        m = measure(client, method, k)
+        print(f"| {run} | {m['first_update_s']:.2f} | {m['first_row_s']:.1f} | {m['total_s']:.1f} |")
+    demo.close()
+
+
+if __name__ == "__main__":
+    main()
