@@ -186,3 +186,12 @@ def test_export_from_store_has_item_columns(tmp_path):
     back = pd.read_csv(export_ratings(store, tmp_path / "out" / "r.csv"))
     assert back.loc[0, "prompt"] == "p, with comma" and back.loc[0, "comment"] == 'said "hi"'
     assert back.loc[0, "seconds"] == 4.0
+
+
+@pytest.mark.parametrize("name", ["dppgrpo_core.study", "dppgrpo_core.study_results"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    outcome = doctest.testmod(importlib.import_module(name))
+    assert outcome.attempted > 0 and outcome.failed == 0

@@ -1,0 +1,219 @@
+"""The Annotate and Results tabs, driven like users do: gradio_client against the app launched in-process,
+and headless Chromium completing one item with synthetic clips. No model is loaded (no Expand event runs)."""
+
+import json
+import shutil
+import socket
+from types import SimpleNamespace
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+import pandas as pd
+import pytest
+from gradio_client import Client
+
+from app import build_app
+from dppgrpo_core.annotations import AnnotationStore
+from dppgrpo_core.settings import Settings
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+USERS = [("alice", "pw-alice"), ("bob", "pw-bob"), ("lead", "pw-lead")]
+METHODS = ("dpp-grpo", "original")
+SECRET_METHOD = "method-x7q"  # a method name that appears nowhere else in the app, so the page must not show it
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(settings, **kwargs):
+    demo = build_app(settings, **kwargs)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, auth=kwargs.get("auth"),
+                quiet=True)
+    return demo, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def auth_app(tmp_path_factory):
+    db = tmp_path_factory.mktemp("study") / "annotations.db"
+    store = AnnotationStore(db)
+    store.add_items([{"item_id": f"{m}-{q}", "prompt": f"prompt number {q}", "method": m,
+                      "prompts": [f"rewrite {k} of {q}, style {'AB'[j]}" for k in range(3)]}
+                     for q in range(2) for j, m in enumerate(METHODS)]
+                    + [{"item_id": "check", "prompt": "prompt number 0", "method": "attention-check",
+                        "prompts": ["same"] * 3, "attention_check": True}])
+    demo, url = launch(Settings(annotations_db=str(db)), auth=USERS, admins=["lead"])
+    yield store, url
+    demo.close()
+
+
+def client_for(url, user):
+    return Client(url, auth=(user, dict(USERS)[user]), verbose=False, analytics_enabled=False)
+
+
+def table(value) -> pd.DataFrame:
+    return pd.DataFrame(value["data"], columns=value["headers"])  # a Dataframe output as the client gets it
+
+
+def progress_of(outputs) -> str:
+    return outputs[0]  # (progress, panel, prompt, *videos, text, diversity, alignment, comment): State is skipped
+
+
+def test_client_completes_the_study_blind(auth_app):
+    store, url = auth_app
+    alice = client_for(url, "alice")
+    outputs = alice.predict("mallory", api_name="/start")  # under sign-in the typed id is ignored
+    assert "Signed in as **alice**" in progress_of(outputs) and "Item 1 of 5" in progress_of(outputs)
+    shown_sets = set()
+    for step in range(5):
+        text = json.dumps(outputs, default=str)
+        assert "prompt number" in text and "1. " in text  # the prompt and the set, as text
+        assert not any(m in text for m in (*METHODS, "attention-check")), "the method reached the annotator"
+        shown_sets.add(text.split("### The set")[1])
+        outputs = alice.predict(1 + step % 5, 4, f"note {step}", api_name="/submit")
+    assert "All 5 items rated" in progress_of(outputs) and len(shown_sets) == 5
+    frame = store.ratings()
+    assert sorted(frame["annotator"]) == ["alice"] * 5  # not "mallory"
+    assert set(frame["item_id"]) == set(store.item_ids())
+    assert (frame["seconds"] > 0).all() and frame["comment"].str.startswith("note ").all()
+    # rating again is refused without touching the store
+    with pytest.raises(Exception, match="No item to rate"):
+        alice.predict(3, 3, "", api_name="/submit")
+    assert len(store.ratings()) == 5
+
+
+def test_missing_score_is_an_error_and_bob_resumes(auth_app):
+    store, url = auth_app
+    bob = client_for(url, "bob")
+    bob.predict("", api_name="/start")
+    with pytest.raises(Exception, match="Choose a score on both scales"):
+        bob.predict(None, 4, "", api_name="/submit")
+    bob.predict(2, 5, "", api_name="/submit")
+    bob.predict(2, 5, "", api_name="/submit")
+    rated_first = set(store.ratings().query("annotator == 'bob'")["item_id"])
+    again = client_for(url, "bob").predict("", api_name="/start")  # a new session: resume
+    assert "Item 3 of 5 (2 rated)" in progress_of(again)
+    seed = store.annotator_seed("bob")
+    from dppgrpo_core.study import item_order
+
+    assert rated_first == set(item_order(store.item_ids(), seed)[:2])  # his seeded order, logged in the store
+
+
+def test_results_are_for_admins_only(auth_app):
+    store, url = auth_app
+    with pytest.raises(Exception, match="Only study admins"):
+        client_for(url, "alice").predict(api_name="/results")
+    overview, summary, _figure, failures, csv_path, jsonl_path = client_for(url, "lead").predict(api_name="/results")
+    ratings = store.ratings()
+    assert f"**{ratings['annotator'].nunique()}** annotators, **{len(ratings)}** ratings" in overview
+    assert set(table(summary)["method"]) == set(METHODS)
+    exported = pd.read_csv(csv_path)
+    assert len(exported) == len(ratings) and set(exported["annotator"]) == set(ratings["annotator"])
+    assert len(Path(jsonl_path).read_text().splitlines()) == len(ratings)
+    alice_check = ratings.query("annotator == 'alice' and item_id == 'check'")["diversity"].iloc[0]
+    failed = table(failures).set_index("annotator").loc["alice", "failed"]
+    assert failed == int(alice_check > 2)
+
+
+# ----- the browser -----
+def write_clip(path: Path, color) -> None:
+    frames = [np.full((64, 64, 3), color, np.uint8) for _ in range(6)]
+    for i, frame in enumerate(frames):
+        frame[8 * i: 8 * i + 8, :, :] = 255 - np.asarray(color, np.uint8)  # a moving band: motion
+    imageio.mimwrite(path, frames, fps=6, codec="libx264", pixelformat="yuv420p", macro_block_size=16)
+
+
+def open_tab(page, label: str) -> None:
+    page.get_by_role("tab").first.wait_for(timeout=20000)
+    tab = page.get_by_role("tab", name=label)
+    # Gradio mislabels tab buttons (and the tab cannot be opened) when gr.State components sit directly
+    # inside gr.Tabs: app.build_app must create the shared States before `with gr.Tabs()`.
+    assert tab.count() == 1, f"no {label!r} tab button; tab buttons: {page.get_by_role('tab').all_inner_texts()}"
+    tab.click()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"headless Chromium not installed at {CHROMIUM}")
+def test_browser_completes_one_item_with_videos(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    clips = []
+    for i, color in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)]):
+        clips.append(tmp_path / f"{SECRET_METHOD}-clip-{i}.mp4")  # a name that gives the method away
+        write_clip(clips[-1], color)
+    db = tmp_path / "annotations.db"
+    store = AnnotationStore(db)
+    store.add_items([{"item_id": "v1", "prompt": "a ball <b>rolling</b>", "method": SECRET_METHOD,
+                      "videos": [str(c) for c in clips]}])
+    demo, url = launch(Settings(annotations_db=str(db)))  # no sign-in: the annotator types an id
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.goto(url)
+            open_tab(page, "Annotate")
+            page.get_by_label("Annotator id").fill("walker")
+            page.get_by_role("button", name="Start / resume").click()
+            page.get_by_text("Item 1 of 1").wait_for(timeout=20000)
+            assert page.get_by_text("a ball <b>rolling</b>").count() >= 1  # escaped, not rendered as HTML
+            videos = page.locator("video")
+            videos.first.wait_for(timeout=20000)
+            page.wait_for_function("Array.from(document.querySelectorAll('video')).filter(v => v.readyState >= 1)"
+                                   ".length >= 3", timeout=20000)
+            sources = [videos.nth(i).get_attribute("src") for i in range(videos.count())]
+            assert len(sources) == 3 and not any(SECRET_METHOD in (s or "") for s in sources)  # blind file names
+            assert SECRET_METHOD not in page.content()
+            page.get_by_label("4: clearly different in most of camera, scene, composition and motion").check()
+            page.get_by_label("5: every clip faithful to it").check()
+            page.get_by_label("Comment (optional)").fill("the blue one is dark")
+            page.screenshot(path=str(ARTIFACTS / "annotate_tab.png"), full_page=True)
+            page.get_by_role("button", name="Submit and next").click()
+            page.get_by_text("All 1 items rated").wait_for(timeout=20000)
+            browser.close()
+    finally:
+        demo.close()
+    row = store.ratings().iloc[0]
+    assert (row["annotator"], row["item_id"], row["diversity"], row["alignment"]) == ("walker", "v1", 4, 5)
+    assert row["comment"] == "the blue one is dark" and row["seconds"] > 0
+    assert (ARTIFACTS / "annotate_tab.png").stat().st_size > 10_000
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+# ----- study set-up handlers, called directly (they are not exposed to the API) -----
+def test_add_current_set_and_import_upload(tmp_path, monkeypatch):
+    import gradio as gr
+
+    from pages.annotate import add_current_set, import_manifest_upload
+
+    open_ctx = SimpleNamespace(settings=Settings(annotations_db=str(tmp_path / "a.db")), auth=None, admins=set())
+    expanded = {"query": "a fox", "method": "dpp-grpo", "prompts": ["fox in snow", "fox at dusk"], "steps": []}
+    message = add_current_set(open_ctx, None, expanded, True, None)
+    assert "2 prompts as text" in message and "attention check" in message and "has 2 items" in message
+    rendered = dict(expanded, videos=[str(tmp_path / "1.mp4"), str(tmp_path / "2.mp4")])
+    assert "2 clips" in add_current_set(open_ctx, rendered, expanded, False, None)  # the grid wins over the text
+    with pytest.raises(gr.Error, match="already in the study"):
+        add_current_set(open_ctx, None, expanded, False, None)
+    with pytest.raises(gr.Error, match="No current set"):
+        add_current_set(open_ctx, None, None, False, None)
+
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"item_id": "m1", "prompt": "p", "method": "m", "videos": ["clip.mp4"]}) + "\n")
+    monkeypatch.chdir(tmp_path)  # relative clip paths of an upload are read from the working folder
+    assert "Imported 1 items" in import_manifest_upload(open_ctx, str(manifest), None)
+    store = AnnotationStore(tmp_path / "a.db")
+    assert store.item("m1")["videos"] == [str((tmp_path / "clip.mp4").resolve())]
+    assert sum(item["attention_check"] for item in store.items()) == 1
+
+    signed_in = SimpleNamespace(settings=open_ctx.settings, auth=USERS, admins={"lead"})
+    with pytest.raises(gr.Error, match="Only study admins"):
+        add_current_set(signed_in, None, dict(expanded, query="another"), False, SimpleNamespace(username="alice"))
+    assert "has 5 items" in add_current_set(signed_in, None, dict(expanded, query="another"), False,
+                                            SimpleNamespace(username="lead"))
