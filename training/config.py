@@ -119,12 +119,20 @@ def parse_recipe(dataclass_types, argv: list[str]) -> tuple:
             raise UserFacingError("--config needs a YAML file")
         check_yaml(argv[i + 1], dataclass_types)
     parser = _one_line_parser(dataclass_types)
+    if any(f.name == "bf16" for cls in dataclass_types for f in fields(cls)) and not _has_accelerator():
+        parser.set_defaults_with_config(bf16=False)  # trl defaults to bf16, which a CPU refuses; the YAML still wins
     try:
         return tuple(parser.parse_args_and_config(argv))
     except UserFacingError:
         raise
     except (ValueError, TypeError) as exc:  # trl / transformers validation of the training arguments
         raise UserFacingError(str(exc).strip().splitlines()[0]) from exc
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def check_data_and_rewards(data: DataArguments, rewards: RewardArguments | None = None) -> None:
