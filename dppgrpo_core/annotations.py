@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS ratings (
 """
 
 RATING_COLUMNS = ["annotator", "item_id", "prompt", "method", "attention_check", "diversity", "alignment",
-                  "comment", "seconds", "rated_at"]
+                  "comment", "seconds", "rated_at", "order_seed"]
 
 
 class AnnotationError(UserFacingError):
@@ -242,15 +242,18 @@ class AnnotationStore:
             return {r[0] for r in conn.execute("SELECT item_id FROM ratings WHERE annotator=?", (annotator,))}
 
     def ratings(self) -> pd.DataFrame:
-        """Every rating joined with its item's prompt, method and attention-check flag, in the order written."""
+        """Every rating joined with its item's prompt, method and attention-check flag and the annotator's
+        order seed (empty for ratings written without `annotator_seed`, e.g. by a script), in the order written."""
         with self._connect() as conn:
             cursor = conn.execute(
                 "SELECT r.annotator, r.item_id, i.prompt, i.method, i.attention_check, r.diversity, r.alignment, "
-                "r.comment, r.seconds, r.rated_at FROM ratings r JOIN items i USING (item_id) ORDER BY r.rating_id")
+                "r.comment, r.seconds, r.rated_at, a.seed FROM ratings r JOIN items i USING (item_id) "
+                "LEFT JOIN annotators a USING (annotator) ORDER BY r.rating_id")
             frame = pd.DataFrame(cursor.fetchall(), columns=RATING_COLUMNS)
         frame["attention_check"] = frame["attention_check"].astype(bool)
         frame[["diversity", "alignment"]] = frame[["diversity", "alignment"]].astype(int)
         frame["seconds"] = pd.to_numeric(frame["seconds"]).astype(float)  # NaN where not recorded
+        frame["order_seed"] = frame["order_seed"].astype("Int64")
         return frame
 
     def integrity_ok(self) -> bool:

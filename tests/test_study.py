@@ -94,6 +94,7 @@ def test_next_item_resumes_and_visits_each_item_once(tmp_path):
     assert next_item(store, "alice") == (None, 6, 6)
     assert sorted(seen) == [f"i{n}" for n in range(6)]
     assert seen == item_order(store.item_ids(), store.annotator_seed("alice"))
+    assert set(store.ratings()["order_seed"]) == {store.annotator_seed("alice")}  # the seed travels with exports
 
 
 def test_command_line_import_export(tmp_path, manifest, capsys):
