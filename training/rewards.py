@@ -57,6 +57,7 @@ class DPPRewards:
         self.seconds = 0.0  # trl names each component after the bound method: dpp_gain, relevance
 
     def vectors(self, texts: list[str]) -> torch.Tensor:
+        """Embeddings of `texts` (rows), encoding only those not cached, in one batch."""
         missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if missing:
             self.embedder = self.embedder or load_embedder()
@@ -76,6 +77,7 @@ class DPPRewards:
         start = time.perf_counter()
         previous = previous if previous is not None else [[] for _ in completions]
         texts, ok = self._cleaned(completions, previous)
+        self.vectors([t for t, good in zip(texts, ok) if good] + [p for ctx in previous for p in ctx or ()])  # one batch
         out = []
         for text, good, context in zip(texts, ok, previous):
             if not good:
@@ -92,6 +94,7 @@ class DPPRewards:
         previous = previous if previous is not None else [[] for _ in completions]
         variants = variants if variants is not None else [[] for _ in completions]
         texts, ok = self._cleaned(completions, previous)
+        self.vectors([t for t, good in zip(texts, ok) if good] + list(query) + [r for ref in variants for r in ref or ()])
         out = []
         for text, good, q, reference in zip(texts, ok, query, variants):
             if not good:
