@@ -30,12 +30,14 @@ def build_app(settings: Settings | None = None, auth=None, admins=None) -> gr.Bl
             f"# {TITLE}\nRewrite one prompt into K prompts that each add new *volume* to the set "
             "(DPP marginal gain) while staying faithful to it; render them; rate them."
         )
+        # States are made outside gr.Tabs: created inside it, Gradio mislabels and misroutes the tab buttons.
+        prompt_set, rendered_set = gr.State(None), gr.State(None)
         with gr.Tabs() as tabs:
             ctx = AppContext(
                 settings=settings,
                 tabs=tabs,
-                prompt_set=gr.State(None),
-                rendered_set=gr.State(None),
+                prompt_set=prompt_set,
+                rendered_set=rendered_set,
                 auth=auth,
                 admins=set(admins or []),
             )

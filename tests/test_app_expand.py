@@ -104,3 +104,16 @@ def test_browser_runs_one_expansion(app_url):
         assert "0.6931" in table.inner_text()  # the first prompt's gain on an empty set, log 2
         assert page.locator(".js-plotly-plot").count() >= 2  # gains chart and heatmap drawn
         assert page.locator("b", has_text="red").count() == 0  # the user's markup is shown, not rendered
+
+
+@pytest.mark.browser
+def test_browser_shows_every_tab_by_its_label(app_url):
+    from pages import TABS
+
+    with chromium_page() as page:
+        page.goto(app_url)
+        page.get_by_role("tab").first.wait_for()
+        labels = [t.inner_text().strip() for t in page.get_by_role("tab").all()]
+        assert labels == [label for label, _ in TABS]
+        page.get_by_role("tab", name="Results").click()
+        assert page.get_by_role("tab", name="Results").get_attribute("aria-selected") == "true"
