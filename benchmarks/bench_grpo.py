@@ -1,9 +1,10 @@
 """Summarise a DPP-GRPO run: seconds per step, the share spent in the reward functions, reward components over steps.
 
     python benchmarks/bench_grpo.py runs/grpo-smollm2            # a folder written by `python -m training.grpo`
-    python benchmarks/bench_grpo.py runs/grpo-smollm2 --window 10 --json
+    python benchmarks/bench_grpo.py runs/grpo-smollm2/checkpoint-40 --window 10 --json   # a run still going
 
-Reads OUT/log_history.json (trainer.state.log_history, one entry per logged step). trl logs
+Reads OUT/log_history.json (trainer.state.log_history, one entry per logged step), or a checkpoint's
+trainer_state.json. trl logs
 `step_time` (generation + rewards + backward of one optimisation step) and our reward functions log
 `reward_seconds/<name>` through trl's `log_metric` hook, so the reward share is their ratio.
 The first step is left out of the timing (it includes one-off warm-up such as loading the embedder).
@@ -50,12 +51,17 @@ def main(argv=None) -> int:
     parser.add_argument("--window", type=int, default=10, help="steps averaged at the start and the end")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    path = Path(args.run) / "log_history.json"
-    if not path.is_file():
-        print(f"error: {path} not found (run python -m training.grpo first)", file=sys.stderr)
+    run = Path(args.run)
+    if (run / "log_history.json").is_file():
+        history = json.loads((run / "log_history.json").read_text())
+    elif (run / "trainer_state.json").is_file():
+        history = json.loads((run / "trainer_state.json").read_text())["log_history"]
+    else:
+        print(f"error: no log_history.json or trainer_state.json in {run} (run python -m training.grpo first)",
+              file=sys.stderr)
         return 2
     try:
-        summary = summarise(json.loads(path.read_text()), args.window)
+        summary = summarise(history, args.window)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
