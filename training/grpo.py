@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import sys
 
+from dppgrpo_core.errors import UserFacingError
+
 from .common import finish, load_tokenizer, policy_path, resume_arg, run_cli
 from .config import DataArguments, RewardArguments, check_data_and_rewards, parse_recipe
 from .examples import grpo_examples, load_rows
@@ -46,8 +48,6 @@ def main(argv: list[str]) -> None:
     check_data_and_rewards(data, reward_args)
     weights = [reward_args.lambda_div, reward_args.lambda_rel]
     if args.reward_weights not in (None, weights):
-        from dppgrpo_core.errors import UserFacingError
-
         raise UserFacingError("set the reward weights with lambda_div / lambda_rel, not reward_weights")
     args.reward_weights = weights
     path = policy_path(model_args.model_name_or_path)
