@@ -3,6 +3,7 @@
 import html
 import json
 import os
+import time
 
 import gradio as gr
 import pandas as pd
@@ -117,3 +118,19 @@ def test_browser_shows_every_tab_by_its_label(app_url):
         assert labels == [label for label, _ in TABS]
         page.get_by_role("tab", name="Results").click()
         assert page.get_by_role("tab", name="Results").get_attribute("aria-selected") == "true"
+
+
+def test_second_user_waits_in_the_shared_queue(app_url, tiny_policy_dir):
+    from gradio_client.utils import Status
+
+    first, second = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    long_run = (QUERY, 6, "dpp-grpo", 0, 0.5, 0.5, str(tiny_policy_dir), "", 0.8, 2)
+    running = first.submit(*long_run, api_name="/expand")
+    next(iter(running))  # the first user's run has started and holds the one model slot
+    waiting = second.submit(QUERY, 1, "original", 0, 0.5, 0.5, "", "", 0.8, 2, api_name="/expand")
+    time.sleep(1.0)
+    status = waiting.status()
+    assert not running.done(), "the first run ended too soon to observe the queue"
+    # Even the instant 'original' method waits for the shared slot, and gradio tells the user their place.
+    assert status.code == Status.IN_QUEUE and status.rank is not None
+    running.result(), waiting.result()
