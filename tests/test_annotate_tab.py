@@ -3,7 +3,6 @@ and headless Chromium completing one item with synthetic clips. No model is load
 
 import json
 import shutil
-import socket
 from types import SimpleNamespace
 from pathlib import Path
 
@@ -13,31 +12,15 @@ import pandas as pd
 import pytest
 from gradio_client import Client
 
-from app import build_app
 from dppgrpo_core.annotations import AnnotationStore
 from dppgrpo_core.settings import Settings
+from tests.app_testing import CHROMIUM, CHROMIUM_ARGS
+from tests.app_testing import launch_app as launch
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 USERS = [("alice", "pw-alice"), ("bob", "pw-bob"), ("lead", "pw-lead")]
 METHODS = ("dpp-grpo", "original")
 SECRET_METHOD = "method-x7q"  # a method name that appears nowhere else in the app, so the page must not show it
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def launch(settings, **kwargs):
-    demo = build_app(settings, **kwargs)
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, auth=kwargs.get("auth"),
-                quiet=True)
-    return demo, f"http://127.0.0.1:{port}/"
 
 
 @pytest.fixture(scope="module")

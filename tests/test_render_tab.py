@@ -104,7 +104,7 @@ def test_the_built_tab_serves_rendered_videos(settings):
         demo.close()
 
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.app_testing import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 @pytest.mark.browser
@@ -121,7 +121,7 @@ def test_the_grid_autoplays_muted_and_looping_in_a_browser(settings):
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(url)
             page.get_by_label("Prompts, one per line").fill("a dog <b>bold</b>\na cat")
