@@ -46,9 +46,12 @@ class StepRecord:
     retries: int = 0  # degenerate generations thrown away before this one
     flag: str | None = None  # set when a degenerate generation had to be kept after all retries
     candidates: list[str] = field(default_factory=list)  # dpp-rerank: every candidate considered
+    # The prompt's unit sentence embedding, so callers can plot the set without embedding it again;
+    # left out of `to_dict` (the JSON and CSV downloads).
+    embedding: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "embedding"}
 
 
 @dataclass
@@ -236,7 +239,7 @@ def expand(
             index=index, prompt=choice.prompt, gain=float(gains[0]), relevance=float(rels[0]),
             reward=float(rewards[0]), log_det=total_log_det, generate_s=choice.generate_s,
             score_s=choice.score_s + time.perf_counter() - start, retries=choice.retries, flag=choice.flag,
-            candidates=choice.candidates,
+            candidates=choice.candidates, embedding=vectors[0],
         )
 
 

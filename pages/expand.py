@@ -11,8 +11,8 @@ import importlib.util
 import time
 
 import gradio as gr
+import torch
 
-from dppgrpo_core.embedder import embed, load_embedder
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import METHODS, check_arguments, expand
 from dppgrpo_core.dpp import cosine_kernel, log_det
@@ -70,11 +70,13 @@ def expand_stream(settings: Settings, prompt, k, method, seed, lambda_div, lambd
     # First update at once, before any model loads: the user sees the run has started.
     yield (f"⏳ {method}: generating prompt 1 of {k}…", empty, gains_figure([], k), None, "", None, None, None)
     steps: list[dict] = []
+    vectors = []
     try:
         for record in expand(query, k, method, seed, settings=run_settings, lambda_div=float(lambda_div),
                              lambda_rel=float(lambda_rel), temperature=float(temperature),
                              n_candidates=int(n_candidates)):
             steps.append(record.to_dict())
+            vectors.append(record.embedding)
             if progress is not None:
                 progress((len(steps), k), desc=f"{method}: prompt {len(steps)} of {k}")
             status = f"⏳ {method}: {len(steps)} of {k} prompts" if len(steps) < k else f"✅ {method}: {k} prompts"
@@ -82,7 +84,7 @@ def expand_stream(settings: Settings, prompt, k, method, seed, lambda_div, lambd
     except UserFacingError as exc:
         raise gr.Error(str(exc))
     prompts = [s["prompt"] for s in steps]
-    vectors = embed(prompts, load_embedder(settings=run_settings))
+    vectors = torch.stack(vectors)  # the expansion's own embeddings: no second embedding pass
     from eval.metrics import vendi_score
 
     elapsed = time.perf_counter() - start

@@ -39,6 +39,8 @@ def assert_records_consistent(records, lambda_div=0.5, lambda_rel=0.5):
         assert r.reward == pytest.approx(lambda_div * r.gain + lambda_rel * r.relevance, abs=1e-9)
         assert r.log_det == pytest.approx(log_det(vectors[: i + 1]), abs=1e-4)
         assert r.generate_s >= 0 and r.score_s > 0
+        torch.testing.assert_close(r.embedding.float(), vectors[i].float(), atol=1e-5, rtol=0)  # the app plots these
+        assert "embedding" not in r.to_dict()  # downloads stay plain JSON
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
