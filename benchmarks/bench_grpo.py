@@ -52,13 +52,17 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     run = Path(args.run)
-    if (run / "log_history.json").is_file():
-        history = json.loads((run / "log_history.json").read_text())
-    elif (run / "trainer_state.json").is_file():
-        history = json.loads((run / "trainer_state.json").read_text())["log_history"]
-    else:
-        print(f"error: no log_history.json or trainer_state.json in {run} (run python -m training.grpo first)",
-              file=sys.stderr)
+    try:
+        if (run / "log_history.json").is_file():
+            history = json.loads((run / "log_history.json").read_text())
+        elif (run / "trainer_state.json").is_file():
+            history = json.loads((run / "trainer_state.json").read_text())["log_history"]
+        else:
+            print(f"error: no log_history.json or trainer_state.json in {run} (run python -m training.grpo first)",
+                  file=sys.stderr)
+            return 2
+    except (ValueError, KeyError, TypeError) as exc:  # a truncated or foreign JSON file
+        print(f"error: cannot read the training log in {run}: {exc!r}", file=sys.stderr)
         return 2
     try:
         summary = summarise(history, args.window)

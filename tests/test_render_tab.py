@@ -15,6 +15,7 @@ from dppgrpo_core.settings import Settings
 from dppgrpo_core.video import read_mp4
 from pages.context import AppContext
 from pages.render import build, model_defaults, prompts_from_set, render_grid
+from tests.app_testing import CHROMIUM, CHROMIUM_ARGS
 
 
 def _render(settings, prompts_text, model="tiny-random-wan", seeds="0", prompt_set=None, **numbers):
@@ -102,9 +103,6 @@ def test_the_built_tab_serves_rendered_videos(settings):
         assert response.status == 200 and body == Path(rendered["videos"][0]).read_bytes()
     finally:
         demo.close()
-
-
-from tests.app_testing import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
 @pytest.mark.browser

@@ -146,6 +146,20 @@ def test_every_recipe_parses(recipe):
     assert parsed[0].dataset_path and parsed[-1].model_name_or_path
 
 
+@pytest.mark.parametrize("name, weights", [("relevance_only", (0.0, 1.0)), ("dpp_only", (1.0, 0.0)),
+                                           ("full", (0.5, 0.5))])
+def test_ablations_differ_from_the_cpu_recipe_only_in_the_weights(name, weights):
+    import yaml
+
+    base = yaml.safe_load((CONFIGS / "grpo_smollm2_cpu.yaml").read_text())
+    ablation = yaml.safe_load((CONFIGS / f"grpo_ablation_{name}.yaml").read_text())
+    assert (ablation.pop("lambda_div"), ablation.pop("lambda_rel")) == weights
+    assert ablation.pop("output_dir") == f"runs/grpo-ablation-{name}"
+    for key in ("lambda_div", "lambda_rel", "output_dir"):
+        base.pop(key)
+    assert ablation == base
+
+
 @pytest.mark.parametrize("yaml_text, message", [
     ("max_steps: [1\n", "not valid YAML"),
     ("- a\n- b\n", "must be a YAML mapping"),
@@ -230,3 +244,22 @@ def test_grpo_two_steps_continue_the_sft_adapter_and_log_each_reward(sft_adapter
     resumed = json.loads((out / "log_history.json").read_text())
     assert [h["step"] for h in resumed if "rewards/dpp_gain/mean" in h] == [1, 2, 3]
     assert json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())["global_step"] == 3
+
+
+def test_bench_grpo_summarises_a_log_and_refuses_a_broken_one(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_grpo", CONFIGS.parent.parent / "benchmarks" / "bench_grpo.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    history = [{"step_time": 10.0 + i, "reward_seconds/dpp_gain": 0.1, "reward_seconds/relevance": 0.2,
+                "rewards/dpp_gain/mean": 0.5, "rewards/relevance/mean": 0.1 * i, "reward": 0.3, "kl": 0.0}
+               for i in range(4)]
+    summary = bench.summarise(history, window=2)
+    assert summary["steps"] == 4 and summary["seconds_per_step_mean"] == 12.0  # the first step is left out
+    assert summary["reward_share_percent"] == round(100 * 0.9 / 36, 2)
+    assert summary["rewards/relevance/mean first2"] == pytest.approx(0.05)
+    assert summary["rewards/relevance/mean last2"] == pytest.approx(0.25)
+    (tmp_path / "log_history.json").write_text('{"log')
+    assert bench.main([str(tmp_path)]) == 2
+    assert "cannot read the training log" in capsys.readouterr().err
