@@ -36,6 +36,33 @@ MODEL_DEFAULTS = {
     "tiny-random-cogvideox": {"steps": 2, "frames": 8, "guidance": 6.0, "height": 16, "width": 16, "fps": 8},
 }
 MODEL_CHOICES = ["wan2.1", "cogvideox", "tiny-random-wan", "tiny-random-cogvideox"]
+# The name under which a client picks the server's own video model when it is not a built-in one
+# (a weights folder, or a command template): the spec itself never reaches the browser.
+CONFIGURED_MODEL = "configured"
+
+
+def enabled_models(configured: str) -> dict[str, str]:
+    """What a browser or API client may pick, name -> model spec: the built-in names and the server's model.
+
+    A client never sends a spec (a folder, a Hub id, a command); only a name from this mapping.
+
+    >>> enabled_models("wan2.1")["tiny-random-wan"]
+    'tiny-random-wan'
+    >>> enabled_models("command:veo3 --prompt {prompt} --out {out}")["configured"]
+    'command:veo3 --prompt {prompt} --out {out}'
+    """
+    models = {name: name for name in MODEL_CHOICES}
+    if configured and configured not in models:
+        models[CONFIGURED_MODEL] = configured
+    return models
+
+
+def model_for_client(choice: str, configured: str) -> str:
+    """The model spec behind a client's choice; UserFacingError for anything the server did not enable."""
+    models = enabled_models(configured)
+    if not isinstance(choice, str) or choice not in models:
+        raise UserFacingError(f"Unknown video model: choose one of {', '.join(models)}.")
+    return models[choice]
 
 
 def load_backend(model: str):

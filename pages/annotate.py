@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import logging
 import os
 import shutil
 import sqlite3
@@ -61,7 +62,9 @@ def open_store(ctx) -> AnnotationStore:
     try:
         return _store_at(str(Path(ctx.settings.annotations_db).expanduser().resolve()))
     except (UserFacingError, OSError, sqlite3.Error) as exc:
-        raise gr.Error(f"Cannot open the annotation store {ctx.settings.annotations_db}: {exc}") from None
+        # The path is the server's business: annotators see that it failed, the server log says where.
+        logging.getLogger(__name__).error("cannot open the annotation store %s: %s", ctx.settings.annotations_db, exc)
+        raise gr.Error("Cannot open the study's annotation store; tell the study organiser.") from None
 
 
 def is_admin(ctx, request: gr.Request | None) -> bool:

@@ -1,13 +1,15 @@
 """Benchmark tab: the tables and diversity-vs-set-size curves of a `python -m eval.benchmark` output folder.
 
     python -m eval.benchmark --n-prompts 200 --k 8 --out ~/.cache/dppgrpo/benchmarks/my-run
-    # then pick "my-run" here (runs under <cache_dir>/benchmarks/ are listed), or type any folder
+    # then pick "my-run" here: the runs under <cache_dir>/benchmarks/ are listed by name
 
-Reading only: this tab never starts a benchmark (a 200-prompt run takes hours on a CPU).
+Reading only: this tab never starts a benchmark (a 200-prompt run takes hours on a CPU). A client
+picks a run by name among those listed; it never sends a folder (the server chooses its folders).
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -23,12 +25,12 @@ def runs_folder(cache_dir: str) -> Path:
 
 
 def list_runs(cache_dir: str) -> list[str]:
-    """Benchmark output folders under <cache_dir>/benchmarks/, newest first."""
+    """Names of the benchmark output folders under <cache_dir>/benchmarks/, newest first."""
     root = runs_folder(cache_dir)
     if not root.is_dir():
         return []
     runs = [p for p in root.iterdir() if (p / OUTPUT_FILES["markdown"]).is_file()]
-    return [str(p) for p in sorted(runs, key=lambda p: (p / OUTPUT_FILES["markdown"]).stat().st_mtime, reverse=True)]
+    return [p.name for p in sorted(runs, key=lambda p: (p / OUTPUT_FILES["markdown"]).stat().st_mtime, reverse=True)]
 
 
 def _table(frame: pd.DataFrame | None, missing: str) -> pd.DataFrame:
@@ -38,20 +40,19 @@ def _table(frame: pd.DataFrame | None, missing: str) -> pd.DataFrame:
     return frame.round(ROUND)
 
 
-def load_benchmark(folder: str):
-    """(markdown, curve figure, prompt summary, efficiency, video summary) of one output folder; gr.Error if absent."""
-    folder = (folder or "").strip()
-    if not folder:
-        raise gr.Error("Choose a benchmark run or type the folder that `python -m eval.benchmark --out` wrote.")
-    path = Path(folder).expanduser()
-    if not path.is_dir():
-        raise gr.Error(f"No folder at {path}.")
+def load_benchmark(cache_dir: str, run: str):
+    """(markdown, curve figure, prompt summary, efficiency, video summary) of one listed run; gr.Error otherwise."""
+    if not isinstance(run, str) or not run.strip():
+        raise gr.Error("Choose a benchmark run: `python -m eval.benchmark --out "
+                       f"{runs_folder(cache_dir)}/NAME` writes one.")
+    if run not in list_runs(cache_dir):  # a name from the list, never a path a client typed
+        raise gr.Error(f"No benchmark run named {run[:80]!r}; choose one from the list.")
     try:
-        report = load_report(path)
+        report = load_report(runs_folder(cache_dir) / run)
     except FileNotFoundError:
-        raise gr.Error(f"{path} holds no benchmark results: run `python -m eval.benchmark --out {path}` first.") from None
+        raise gr.Error(f"The run {run!r} holds no benchmark results.") from None
     except (ValueError, OSError) as exc:  # a damaged CSV
-        raise gr.Error(f"Could not read the benchmark in {path}: {exc}") from None
+        raise gr.Error(f"Could not read the benchmark run {run!r}: {type(exc).__name__}.") from None
     return (
         report["markdown"],
         report["figure"],
@@ -61,12 +62,12 @@ def load_benchmark(folder: str):
     )
 
 
-def load_if_chosen(folder: str):
+def load_if_chosen(cache_dir: str, run: str):
     """On page load and on choosing a run: like `load_benchmark`, but an empty choice just clears the view."""
-    if not (folder or "").strip():
+    if not (run or "").strip():
         empty = pd.DataFrame({"note": ["choose a benchmark run above"]})
         return "", None, empty, empty, empty
-    return load_benchmark(folder)
+    return load_benchmark(cache_dir, run)
 
 
 def build(ctx) -> None:
@@ -74,11 +75,10 @@ def build(ctx) -> None:
     runs = list_runs(cache_dir)
     gr.Markdown(
         "Results of `python -m eval.benchmark` (VBench prompts, methods compared on diversity, relevance and "
-        f"cost). Runs written under `{runs_folder(cache_dir)}` are listed; any other output folder can be typed."
+        "cost). The runs the server wrote under its benchmark folder are listed by name."
     )
     with gr.Row():
-        folder = gr.Dropdown(choices=runs, value=runs[0] if runs else None, allow_custom_value=True,
-                             label="benchmark output folder", scale=4)
+        folder = gr.Dropdown(choices=runs, value=runs[0] if runs else None, label="benchmark run", scale=4)
         refresh = gr.Button("Refresh list", scale=1)
         load = gr.Button("Load", variant="primary", scale=1)
     curves = gr.Plot(label="Diversity against set size")
@@ -89,8 +89,9 @@ def build(ctx) -> None:
         report_md = gr.Markdown()
 
     outputs = [report_md, curves, prompt_table, efficiency_table, video_table]
-    load.click(load_benchmark, inputs=folder, outputs=outputs)
-    gr.on(triggers=None, fn=load_if_chosen, inputs=folder, outputs=outputs)  # on page load and on every new choice
+    load.click(functools.partial(load_benchmark, cache_dir), inputs=folder, outputs=outputs)
+    # On page load and on every new choice.
+    gr.on(triggers=None, fn=functools.partial(load_if_chosen, cache_dir), inputs=folder, outputs=outputs)
 
     def refresh_runs():
         return gr.Dropdown(choices=list_runs(cache_dir))

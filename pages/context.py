@@ -8,11 +8,14 @@ Per-user data lives in `gr.State` (one copy per browser session), never in modul
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gradio as gr
 
-from dppgrpo_core.settings import Settings
+from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.settings import PACKAGED_POLICY, Settings
 
 try:  # On a ZeroGPU Space, `spaces.GPU` attaches a GPU for the call; elsewhere it is a no-op.
     import spaces
@@ -39,3 +42,34 @@ class AppContext:
     def model_queue(self) -> dict:
         """Event kwargs for model-heavy work: all such events share one queue slot, so users wait in line."""
         return {"concurrency_id": "models", "concurrency_limit": 1}
+
+
+def _policy_label(settings: Settings) -> str:
+    # A folder path says nothing a user needs and something an attacker wants: show its last part only.
+    name = settings.policy if settings.policy.startswith("packaged:") or not Path(settings.policy).is_absolute() \
+        else "configured: " + Path(settings.policy).name
+    return name + (" + LoRA adapter" if settings.adapter else "")
+
+
+def enabled_policies(settings: Settings) -> dict[str, Settings]:
+    """What a client may pick, name -> the settings to expand with: the server's policy (with its adapter)
+    first, then each packaged policy. A client never sends a model folder, Hub id or adapter path.
+
+    >>> list(enabled_policies(Settings(policy="/srv/models/qwen", adapter="/srv/lora")))
+    ['configured: qwen + LoRA adapter', 'packaged:SmolLM2-135M-Instruct']
+    """
+    choices = {_policy_label(settings): settings}
+    for name in (PACKAGED_POLICY,):
+        if name != settings.policy or settings.adapter:
+            choices.setdefault(name, dataclasses.replace(settings, policy=name, adapter=None))
+    return choices
+
+
+def settings_for_policy(settings: Settings, choice: str | None) -> Settings:
+    """The settings behind a client's policy choice (blank = the server's); UserFacingError otherwise."""
+    choices = enabled_policies(settings)
+    if choice in (None, ""):
+        return settings
+    if not isinstance(choice, str) or choice not in choices:
+        raise UserFacingError(f"Unknown policy: choose one of {', '.join(choices)}.")
+    return choices[choice]

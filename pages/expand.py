@@ -6,7 +6,6 @@ Handlers are plain generators (`expand_stream`, `compare_stream`) tested without
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import time
 
@@ -17,7 +16,7 @@ from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import METHODS, check_arguments, expand
 from dppgrpo_core.dpp import cosine_kernel, log_det
 from dppgrpo_core.settings import Settings
-from pages.context import AppContext, gpu
+from pages.context import AppContext, enabled_policies, gpu, settings_for_policy
 from pages.expand_view import (
     TABLE_COLUMNS, compare_figure, gains_figure, set_summary, similarity_heatmap, steps_table, write_downloads,
 )
@@ -40,12 +39,6 @@ def example_prompts(n: int = 6) -> list[str]:
         return FALLBACK_EXAMPLES
 
 
-def _settings_for(settings: Settings, policy: str | None, adapter: str | None) -> Settings:
-    return dataclasses.replace(
-        settings, policy=(policy or "").strip() or settings.policy, adapter=(adapter or "").strip() or settings.adapter
-    )
-
-
 def _validate(prompt: str, k, method: str) -> tuple[str, int]:
     try:
         k = int(k)
@@ -59,12 +52,19 @@ def _validate(prompt: str, k, method: str) -> tuple[str, int]:
         raise gr.Error(str(exc))
 
 
-def expand_stream(settings: Settings, prompt, k, method, seed, lambda_div, lambda_rel, policy="", adapter="",
+def _settings_for(settings: Settings, policy: str | None) -> Settings:
+    try:
+        return settings_for_policy(settings, policy)
+    except UserFacingError as exc:
+        raise gr.Error(str(exc)) from None
+
+
+def expand_stream(settings: Settings, prompt, k, method, seed, lambda_div, lambda_rel, policy="",
                   temperature=0.8, n_candidates=4, progress=None):
     """Yield (status, table, gains plot, heatmap, summary, json path, csv path, prompt set) after every step."""
     query, k = _validate(prompt, k, method)
     seed = int(seed or 0)
-    run_settings = _settings_for(settings, policy, adapter)
+    run_settings = _settings_for(settings, policy)
     start = time.perf_counter()
     empty = steps_table([])
     # First update at once, before any model loads: the user sees the run has started.
@@ -99,11 +99,11 @@ def expand_stream(settings: Settings, prompt, k, method, seed, lambda_div, lambd
 
 
 def compare_stream(settings: Settings, prompt, k, method_a, method_b, seed, lambda_div, lambda_rel, policy="",
-                   adapter="", temperature=0.8, n_candidates=4):
+                   temperature=0.8, n_candidates=4):
     """Run two methods on the same prompt; yield (status, comparison plot) after every step of either."""
     query, k = _validate(prompt, k, method_a)
     _validate(prompt, k, method_b)
-    run_settings = _settings_for(settings, policy, adapter)
+    run_settings = _settings_for(settings, policy)
     runs: dict[str, list[dict]] = {}
     yield f"⏳ comparing {method_a} and {method_b}…", compare_figure({}, k)
     try:
@@ -136,9 +136,9 @@ def build(ctx: AppContext) -> None:
                 lambda_div = gr.Slider(0, 1, value=0.5, step=0.05, label="λ_div (diversity)")
                 lambda_rel = gr.Slider(0, 1, value=0.5, step=0.05, label="λ_rel (relevance)")
     with gr.Accordion("Advanced", open=False):
-        with gr.Row():
-            policy = gr.Textbox(value=settings.policy, label="Policy (packaged name, Hub id or folder)")
-            adapter = gr.Textbox(value=settings.adapter or "", label="LoRA adapter folder (optional)")
+        policies = list(enabled_policies(settings))
+        policy = gr.Dropdown(policies, value=policies[0],
+                             label="Policy (the server's, or a packaged one; the server's flags add others)")
         with gr.Row():
             temperature = gr.Slider(0, 1.5, value=0.8, step=0.05, label="Temperature (0 = greedy)")
             n_candidates = gr.Slider(1, 8, value=4, step=1, label="Candidates per step (dpp-rerank)")
@@ -162,19 +162,18 @@ def build(ctx: AppContext) -> None:
         compare_status = gr.Markdown()
         compare_plot = gr.Plot(label="Gain curves")
 
-    options = [seed, lambda_div, lambda_rel, policy, adapter, temperature, n_candidates]
+    options = [seed, lambda_div, lambda_rel, policy, temperature, n_candidates]
 
     @gpu
-    def on_expand(prompt, k, method, seed, lambda_div, lambda_rel, policy, adapter, temperature, n_candidates,
+    def on_expand(prompt, k, method, seed, lambda_div, lambda_rel, policy, temperature, n_candidates,
                   progress=gr.Progress()):
-        yield from expand_stream(settings, prompt, k, method, seed, lambda_div, lambda_rel, policy, adapter,
+        yield from expand_stream(settings, prompt, k, method, seed, lambda_div, lambda_rel, policy,
                                  temperature, n_candidates, progress=progress)
 
     @gpu
-    def on_compare(prompt, k, method, method_b, seed, lambda_div, lambda_rel, policy, adapter, temperature,
-                   n_candidates):
+    def on_compare(prompt, k, method, method_b, seed, lambda_div, lambda_rel, policy, temperature, n_candidates):
         yield from compare_stream(settings, prompt, k, method, method_b, seed, lambda_div, lambda_rel, policy,
-                                  adapter, temperature, n_candidates)
+                                  temperature, n_candidates)
 
     run.click(on_expand, [prompt, k, method, *options],
               [status, table, gains_plot, heatmap, summary, json_file, csv_file, ctx.prompt_set],

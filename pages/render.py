@@ -12,6 +12,7 @@ grid rendered once is free the next time.
 
 from __future__ import annotations
 
+import functools
 import html
 import importlib.util
 from urllib.parse import quote
@@ -21,7 +22,8 @@ import gradio as gr
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import Settings
 from dppgrpo_core.video import MAX_PROMPTS, RenderSettings, parse_seeds, render_videos, videos_dir
-from dppgrpo_core.video_backends import MODEL_CHOICES, load_backend
+from dppgrpo_core.video_backends import CONFIGURED_MODEL, enabled_models, load_backend, model_for_client
+from pages.context import gpu
 
 NUMBER_FIELDS = ("steps", "frames", "guidance", "height", "width", "fps")
 EMPTY_GRID = "<p style='opacity:.6'>Rendered videos appear here.</p>"
@@ -37,10 +39,16 @@ def prompts_from_set(prompt_set: dict | None) -> tuple[str, str]:
     return "\n".join(prompt_set["prompts"]), note + "."
 
 
-def model_defaults(model: str) -> list:
-    """The model's default steps, frames, guidance, height, width, fps (blank when it has none)."""
+def model_choices(configured: str) -> list[tuple[str, str]]:
+    """(label, name) pairs for the model dropdown; the server's own model shows by kind, never by its spec."""
+    labels = {CONFIGURED_MODEL: f"configured on the server ({configured.partition(':')[0]})"}
+    return [(labels.get(name, name), name) for name in enabled_models(configured)]
+
+
+def model_defaults(settings: Settings, model: str) -> list:
+    """The chosen model's default steps, frames, guidance, height, width, fps (blank when it has none)."""
     try:
-        defaults = load_backend(model).defaults
+        defaults = load_backend(model_for_client(model, settings.video_model)).defaults
     except UserFacingError as exc:
         gr.Warning(str(exc))
         return [gr.skip()] * len(NUMBER_FIELDS)
@@ -85,6 +93,7 @@ def render_grid(settings: Settings, prompts_text, model, steps, frames, guidance
     if len(prompts) > MAX_PROMPTS:
         raise gr.Error(f"At most {MAX_PROMPTS} prompts per grid, got {len(prompts)}.")
     try:
+        spec = model_for_client(model, settings.video_model)  # a name the server enabled, never a spec
         render = RenderSettings(
             steps=_number(steps, "steps"), frames=_number(frames, "frames"),
             guidance=_number(guidance, "guidance", float), height=_number(height, "height"),
@@ -98,7 +107,7 @@ def render_grid(settings: Settings, prompts_text, model, steps, frames, guidance
             if progress is not None:
                 progress(fraction, desc=text)
 
-        results = render_videos(prompts, seed_values, (model or "").strip(), render, settings.cache_dir,
+        results = render_videos(prompts, seed_values, spec, render, settings.cache_dir,
                                 settings.device, progress=report)
     except UserFacingError as exc:
         raise gr.Error(str(exc)) from None
@@ -128,17 +137,19 @@ def render_grid(settings: Settings, prompts_text, model, steps, frames, guidance
 def build(ctx) -> None:
     settings = ctx.settings
     gr.set_static_paths([videos_dir(settings.cache_dir)])  # serve rendered videos by URL, without copying them
-    choices = MODEL_CHOICES + ([settings.video_model] if settings.video_model not in MODEL_CHOICES else [])
+    choices = model_choices(settings.video_model)
+    default_model = next(name for name, spec in enabled_models(settings.video_model).items()
+                         if spec == settings.video_model)
     try:
-        start = model_defaults(settings.video_model)
+        start = model_defaults(settings, default_model)
     except Exception:  # noqa: BLE001 - a bad configured model must not stop the app from starting
         start = [None] * len(NUMBER_FIELDS)
 
     source = gr.Markdown("Expand a prompt in the Expand tab, or type prompts below, one per line.")
     prompts_box = gr.Textbox(label="Prompts, one per line", lines=6, max_lines=30)
     with gr.Row():
-        model = gr.Dropdown(choices, value=settings.video_model, allow_custom_value=True, scale=3,
-                            label="Video model (tiny-random-wan: CPU plumbing check; command:TEMPLATE for an API)")
+        model = gr.Dropdown(choices, value=default_model, scale=3,
+                            label="Video model (tiny-random-wan: CPU plumbing check)")
         seeds = gr.Textbox("0", label="Seeds: one for all videos, or one per video (0,1,2,...)", scale=2)
         button = gr.Button("Render", variant="primary", scale=1)
     with gr.Accordion("Settings (blank = the model's default)", open=False):
@@ -163,9 +174,10 @@ def build(ctx) -> None:
         study = gr.Button("Create an annotation study from this grid", visible=False)
 
     numbers = [steps, frames, guidance, height, width, fps]
-    model.change(model_defaults, inputs=model, outputs=numbers)
+    model.change(functools.partial(model_defaults, settings), inputs=model, outputs=numbers)
     ctx.prompt_set.change(prompts_from_set, inputs=ctx.prompt_set, outputs=[prompts_box, source])
 
+    @gpu
     def on_render(*args, progress=gr.Progress()):
         return render_grid(settings, *args, progress=progress)
 

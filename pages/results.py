@@ -9,6 +9,7 @@ The check is made inside the handler, on the request's user, so the API refuses 
 
 from __future__ import annotations
 
+import html
 import math
 import tempfile
 from pathlib import Path
@@ -55,7 +56,7 @@ def overview_markdown(ratings: pd.DataFrame, n_items: int) -> str:
 def build(ctx) -> None:
     gate = ("Results are visible to study admins only." if ctx.auth is not None else
             "Anyone can read results while the app runs without sign-in (`--auth` and `--admin` restrict them).")
-    gr.Markdown(f"Results of the human study in `{ctx.settings.annotations_db}`. {gate}")
+    gr.Markdown(f"Results of the human study. {gate}")  # the store's path is for admins (shown on load)
     load = gr.Button("Load results", variant="primary")
     overview = gr.Markdown()
     summary = gr.Dataframe(label="Per method (attention checks excluded)", interactive=False)
@@ -73,7 +74,8 @@ def build(ctx) -> None:
         folder = Path(tempfile.mkdtemp(prefix="dppgrpo-ratings-"))
         files = [str(export_ratings(store, folder / name)) for name in ("ratings.csv", "ratings.jsonl")]
         fails = study_results.attention_failures(ratings)
-        return (overview_markdown(ratings, len(store.item_ids())), summary_table(ratings),
+        where = f"Store: `{html.escape(str(ctx.settings.annotations_db))}`.  \n"
+        return (where + overview_markdown(ratings, len(store.item_ids())), summary_table(ratings),
                 study_results.distribution_figure(ratings) if len(ratings) else None,
                 fails if len(fails) else pd.DataFrame({"note": ["no attention checks rated"]}), *files)
 

@@ -12,6 +12,7 @@ from gradio_client import Client
 
 from app import parse_args
 from dppgrpo_core.settings import Settings
+from pages.context import enabled_policies
 from pages.expand import compare_stream, expand_stream
 from pages.expand_view import gains_figure
 from tests.app_testing import ARTIFACTS, chromium_page, launch_app
@@ -43,9 +44,16 @@ def test_bad_input_is_a_clear_gradio_error(prompt, k, message):
 
 
 def test_missing_policy_is_a_gradio_error_not_a_crash():
-    stream = expand_stream(Settings(device="cpu"), QUERY, 2, "dpp-grpo", *OPTIONS, policy="/nonexistent/policy")
+    stream = expand_stream(Settings(device="cpu", policy="/nonexistent/policy"), QUERY, 2, "dpp-grpo", *OPTIONS)
     next(stream)
     with pytest.raises(gr.Error, match="policy"):
+        next(stream)
+
+
+@pytest.mark.parametrize("policy", ["/nonexistent/policy", "/etc", "Qwen/Qwen2-7B-Instruct", "../policy", 7])
+def test_a_policy_the_server_did_not_enable_is_refused_before_any_load(policy):
+    stream = expand_stream(Settings(device="cpu"), QUERY, 2, "dpp-grpo", *OPTIONS, policy=policy)
+    with pytest.raises(gr.Error, match="Unknown policy: choose one of packaged:SmolLM2-135M-Instruct"):
         next(stream)
 
 
@@ -68,6 +76,11 @@ def test_app_flags_and_port_environment(monkeypatch):
     assert args.port == 7999 and args.host == "0.0.0.0" and args.share and args.policy == "/p"
 
 
+def server_policy(folder) -> str:
+    """The name under which clients pick the app's own policy (a client never sends the folder)."""
+    return next(iter(enabled_policies(Settings(policy=str(folder), device="cpu"))))
+
+
 @pytest.fixture(scope="module")
 def app_url(tiny_policy_dir):
     demo, url = launch_app(Settings(policy=str(tiny_policy_dir), device="cpu"))
@@ -77,7 +90,8 @@ def app_url(tiny_policy_dir):
 
 def test_api_expand_streams_updates_and_the_final_set(app_url, tiny_policy_dir):
     client = Client(app_url, verbose=False)
-    job = client.submit(QUERY, 3, "dpp-grpo", 1, 0.5, 0.5, str(tiny_policy_dir), "", 0.8, 2, api_name="/expand")
+    job = client.submit(QUERY, 3, "dpp-grpo", 1, 0.5, 0.5, server_policy(tiny_policy_dir), 0.8, 2,
+                        api_name="/expand")
     updates = list(job)
     assert len(updates) >= 5  # the instant update, one per step, the final set
     assert updates[0][0].startswith("⏳")
@@ -86,9 +100,10 @@ def test_api_expand_streams_updates_and_the_final_set(app_url, tiny_policy_dir):
     assert [r[0] for r in rows] == [1, 2, 3] and all(r[1] for r in rows)
     assert "Vendi score" in final[4]
     with pytest.raises(Exception, match="empty"):
-        client.predict("", 3, "original", 0, 0.5, 0.5, "", "", 0.8, 2, api_name="/expand")
+        client.predict("", 3, "original", 0, 0.5, 0.5, server_policy(tiny_policy_dir), 0.8, 2, api_name="/expand")
     # The app is still up after the bad request.
-    assert client.predict(QUERY, 1, "original", 0, 0.5, 0.5, "", "", 0.8, 2, api_name="/expand")[0].startswith("✅")
+    assert client.predict(QUERY, 1, "original", 0, 0.5, 0.5, server_policy(tiny_policy_dir), 0.8, 2,
+                          api_name="/expand")[0].startswith("✅")
 
 
 @pytest.mark.browser
@@ -124,10 +139,11 @@ def test_second_user_waits_in_the_shared_queue(app_url, tiny_policy_dir):
     from gradio_client.utils import Status
 
     first, second = Client(app_url, verbose=False), Client(app_url, verbose=False)
-    long_run = (QUERY, 6, "dpp-grpo", 0, 0.5, 0.5, str(tiny_policy_dir), "", 0.8, 2)
+    long_run = (QUERY, 6, "dpp-grpo", 0, 0.5, 0.5, server_policy(tiny_policy_dir), 0.8, 2)
     running = first.submit(*long_run, api_name="/expand")
     next(iter(running))  # the first user's run has started and holds the one model slot
-    waiting = second.submit(QUERY, 1, "original", 0, 0.5, 0.5, "", "", 0.8, 2, api_name="/expand")
+    waiting = second.submit(QUERY, 1, "original", 0, 0.5, 0.5, server_policy(tiny_policy_dir), 0.8, 2,
+                            api_name="/expand")
     time.sleep(1.0)
     status = waiting.status()
     assert not running.done(), "the first run ended too soon to observe the queue"

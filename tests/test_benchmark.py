@@ -175,18 +175,20 @@ def test_benchmark_tab_lists_and_loads_runs(original_run, tmp_path):
     target = page.runs_folder(str(cache)) / "run-a"
     target.parent.mkdir(parents=True)
     target.symlink_to(original_run, target_is_directory=True)
-    assert page.list_runs(str(cache)) == [str(target)]
+    assert page.list_runs(str(cache)) == ["run-a"]
 
-    markdown, figure, prompts, efficiency, videos = page.load_benchmark(str(target))
+    markdown, figure, prompts, efficiency, videos = page.load_benchmark(str(cache), "run-a")
     assert "| original | 3 |" in markdown
     assert {trace.name for trace in figure.data} == {"original"}
     assert list(figure.data[0].x) == list(range(1, K + 1))
     assert prompts["vendi"].tolist() == [1.0] and len(efficiency) == 1
     assert list(videos.columns) == ["note"] and "no rendered videos" in videos["note"][0]
-    assert page.load_if_chosen("")[1] is None  # page load with no run chosen: no error, empty view
-    for bad in ("", str(tmp_path / "missing"), str(tmp_path)):
+    assert page.load_if_chosen(str(cache), "")[1] is None  # page load with no run chosen: no error, empty view
+    # Only listed names: a folder, a traversal or an absolute path is refused, even one that holds a run.
+    for bad in ("", "missing", str(tmp_path / "missing"), str(tmp_path), str(original_run), "../cache/benchmarks/run-a",
+                "run-a/..", None, 3):
         with pytest.raises(gr.Error):
-            page.load_benchmark(bad)
+            page.load_benchmark(str(cache), bad)
 
     with gr.Blocks() as demo:  # the tab builds inside an app
         ctx = AppContext(settings=Settings(cache_dir=str(cache)), tabs=gr.Tabs(), prompt_set=gr.State(None),

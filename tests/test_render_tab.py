@@ -55,8 +55,9 @@ def test_edited_prompts_are_a_manual_set(settings):
 def test_a_failed_video_is_shown_as_an_error_card(settings, tmp_path):
     script = tmp_path / "api.py"
     script.write_text("import sys\nsys.exit('quota <exceeded>')\n")
-    model = f"command:{shlex.quote(sys.executable)} {script} {{prompt}} {{out}}"
-    html, status, rendered = _render(settings, "a dog", model=model)
+    # A command backend is the server's choice (flag, environment); the client picks it by name only.
+    settings.video_model = f"command:{shlex.quote(sys.executable)} {script} {{prompt}} {{out}}"
+    html, status, rendered = _render(settings, "a dog", model="configured")
     assert re.search(r"not rendered: [^<]*quota &lt;exceeded&gt;", html) and "<video" not in html
     assert rendered["videos"] == [] and rendered["failed"][0]["prompt"] == "a dog"
     assert "0 of 1 videos" in status
@@ -81,11 +82,11 @@ def test_full_size_model_on_cpu_points_to_the_plumbing_check(settings):
         _render(settings, "a dog", model="wan2.1")
 
 
-def test_set_from_the_expand_tab_fills_the_prompts():
+def test_set_from_the_expand_tab_fills_the_prompts(settings):
     text, note = prompts_from_set({"query": "a <b>dog</b>", "method": "dpp-grpo", "prompts": ["p1", "p2"]})
     assert text == "p1\np2" and "2 prompts" in note and "&lt;b&gt;" in note
-    assert model_defaults("wan2.1") == [40, 81, 6.0, 480, 832, 16]
-    assert model_defaults("cogvideox") == [50, 49, 6.0, 480, 720, 8]
+    assert model_defaults(settings, "wan2.1") == [40, 81, 6.0, 480, 832, 16]
+    assert model_defaults(settings, "cogvideox") == [50, 49, 6.0, 480, 720, 8]
 
 
 def test_the_built_tab_serves_rendered_videos(settings):
