@@ -85,15 +85,18 @@ def vendi_score(features, q: float = 1.0) -> float:
         vendi_score(X)             # Shannon (q = 1), the paper's default
         vendi_score(X, q=2)        # any q ≥ 0; q=float("inf") weighs only the largest eigenvalue
 
-    Eigenvalues of K/n sum to 1 (K has a unit diagonal); tiny negative ones from rounding are set to 0
-    and the rest renormalised. Zero rows raise ValueError (they have no cosine similarity).
+    Eigenvalues of K/n sum to 1 (K has a unit diagonal). Only the kernel's rank counts: eigenvalues
+    below λ_max·max(n, d)·ε (rounding, as in `numpy.linalg.matrix_rank`) are dropped and the rest
+    renormalised, so copies score exactly 1 for every q (for q < 1, rounding-level eigenvalues
+    would otherwise add their q-th powers). Zero rows raise ValueError (they have no cosine similarity).
     """
     if not (q >= 0):
         raise ValueError(f"q must be ≥ 0 (or inf), got {q}")
     x = _unit_rows(features)
     n, d = x.shape
     gram = x.T @ x if n > d else x @ x.T  # same nonzero spectrum; pick the smaller side
-    eig = torch.linalg.eigvalsh(gram / n).clamp_min(0.0)
+    eig = torch.linalg.eigvalsh(gram / n)
+    eig = eig[eig > eig.max() * max(n, d) * torch.finfo(eig.dtype).eps]
     return math.exp(_renyi_entropy(eig / eig.sum(), q))
 
 

@@ -35,10 +35,24 @@ def _vendi_by_n_by_n_eigendecomposition(x: np.ndarray, q: float = 1.0) -> float:
 # ---------------------------------------------------------------- Vendi
 
 
-@pytest.mark.parametrize("q", [0.5, 1.0, 2.0, math.inf])
-def test_vendi_of_identical_samples_is_one(q):
-    x = np.tile(np.array([[0.3, -1.2, 2.0]]), (7, 1))
-    assert vendi_score(x, q=q) == pytest.approx(1.0, abs=1e-9)
+@pytest.mark.parametrize("q", [0.0, 0.1, 0.5, 1.0, 2.0, math.inf])
+@pytest.mark.parametrize("shape", [(7, 3), (2, 384), (50, 8), (8, 50), (200, 512), (3, 1)])
+def test_vendi_of_identical_samples_is_one(shape, q):
+    # Rounding leaves eigenvalues of ~1e-17 beside the one true eigenvalue; for q < 1 their q-th powers
+    # add up (1.0000000075 at q = 0.5 on one machine, n at q = 0) unless the kernel's rank is respected.
+    n, d = shape
+    row = np.random.default_rng(n * 1000 + d).normal(size=(1, d))
+    assert vendi_score(np.tile(row, (n, 1)), q=q) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("q", [0.0, 0.5, 1.0, 2.0])
+@pytest.mark.parametrize("shape", [(12, 5), (6, 40), (300, 64)])
+def test_vendi_of_copies_of_r_orthogonal_rows_is_r(shape, q):
+    n, d = shape
+    r = 3
+    basis = np.linalg.qr(np.random.default_rng(d).normal(size=(d, r)))[0].T  # r orthonormal rows in R^d
+    x = np.repeat(basis, n // r, axis=0) * np.random.default_rng(n).uniform(0.5, 2.0, size=(n // r * r, 1))
+    assert vendi_score(x, q=q) == pytest.approx(float(r), rel=1e-12)
 
 
 @pytest.mark.parametrize("q", [0.5, 1.0, 2.0, math.inf])
