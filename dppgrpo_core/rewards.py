@@ -6,8 +6,19 @@
     tensor([0.7071], dtype=torch.float64)
     >>> composite_reward(torch.tensor([0.69]), torch.tensor([0.8]))   # 0.5·Δ + 0.5·R_rel
     tensor([0.7450])
+    >>> balanced_reward(torch.tensor([0.1, 0.3]), torch.tensor([0.9, 0.5]), 0.8, 0.2).round(decimals=2)
+    tensor([-0.4200,  0.4200], dtype=torch.float64)
     >>> group_advantages(torch.tensor([1.0, 3.0, 5.0, 5.0]), group_size=2)
     tensor([-0.7071,  0.7071,  0.0000,  0.0000])
+
+One scale wherever the two rewards are combined to *choose* (the rerank pick, the composer pick,
+the GRPO advantage). Δ lives in (0, log 2] and relevance in [-1, 1], and within a group of
+candidates relevance usually varies several times more than Δ, so a raw λ_div·Δ + λ_rel·R_rel
+lets relevance decide whatever λ says. `balanced_reward` first standardises each component within
+the group, (x - mean) / (std + ε), then applies the weights: λ is the weight of each, 0.5/0.5 is a
+real balance, and a component that is constant over the group adds nothing. It is trl's
+`multi_objective_aggregation="normalize_then_sum"`, so training and inference rank alike. The raw
+`composite_reward` stays what a step record reports, since it does not depend on the group.
 """
 
 from __future__ import annotations
@@ -16,7 +27,9 @@ import torch
 
 from .dpp import _has_rows, marginal_gains, unit_rows
 
-__all__ = ["marginal_gains", "relevance", "composite_reward", "group_advantages"]
+__all__ = ["marginal_gains", "relevance", "composite_reward", "balanced_reward", "group_advantages"]
+
+STANDARDISE_EPS = 1e-4  # as trl's GRPO advantages: a constant group standardises to 0, not to NaN
 
 
 def relevance(query, candidates, reference=None, aggregate: str = "max") -> torch.Tensor:
@@ -41,6 +54,19 @@ def relevance(query, candidates, reference=None, aggregate: str = "max") -> torc
 def composite_reward(gains, relevances, lambda_div: float = 0.5, lambda_rel: float = 0.5) -> torch.Tensor:
     """λ_div·Δ + λ_rel·R_rel, elementwise."""
     return lambda_div * torch.as_tensor(gains) + lambda_rel * torch.as_tensor(relevances)
+
+
+def standardise(values) -> torch.Tensor:
+    """(x - mean) / (std + ε) over a 1-D group (unbiased std, as trl); zeros for a single value."""
+    x = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
+    if x.numel() < 2:
+        return torch.zeros_like(x)
+    return (x - x.mean()) / (x.std() + STANDARDISE_EPS)
+
+
+def balanced_reward(gains, relevances, lambda_div: float = 0.5, lambda_rel: float = 0.5) -> torch.Tensor:
+    """λ_div·z(Δ) + λ_rel·z(R_rel), z standardising within the group (see the module doc): for choosing."""
+    return lambda_div * standardise(gains) + lambda_rel * standardise(relevances)
 
 
 def group_advantages(rewards, group_size: int, eps: float = 1e-4) -> torch.Tensor:

@@ -23,6 +23,7 @@ the image encoder is CLIP), TIE with --inception PATH (else n/a), CLIP score wit
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
@@ -73,27 +74,24 @@ def _read_json(path: Path):
 
 
 def expansion_config(args, settings: Settings) -> dict:
-    """What determines an expansion's output; part of every cache file name."""
-    return {
-        "k": args.k, "seed": args.seed, "policy": settings.policy, "adapter": settings.adapter,
-        "embedder": settings.embedder, "temperature": args.temperature, "n_candidates": args.n_candidates,
-        "lambda_div": args.lambda_div, "lambda_rel": args.lambda_rel,
-    }
+    """What determines an expansion's output (the models, K, seed and `ExpandConfig`); part of every cache name."""
+    from dppgrpo_core.expand import ExpandConfig
+
+    return {"k": args.k, "seed": args.seed, "policy": settings.policy, "adapter": settings.adapter,
+            "embedder": settings.embedder, **dataclasses.asdict(ExpandConfig.from_args(args))}
 
 
 def cached_expansion(out: Path, prompt: str, method: str, config: dict, settings: Settings, embedder) -> tuple[dict, bool]:
     """(run_expansion result, whether it came from the cache) for one prompt and method."""
-    from dppgrpo_core.expand import run_expansion
+    from dppgrpo_core.expand import ExpandConfig, run_expansion
 
     path = out / "cache" / "expansions" / method / f"{prompt_id(prompt)}-{_digest(config)}.json"
     cached = _read_json(path)
     if cached is not None and cached.get("config") == config and cached.get("prompt") == prompt:
         return cached["result"], True
-    result = run_expansion(
-        prompt, config["k"], method, config["seed"], settings=settings, embedder=embedder,
-        lambda_div=config["lambda_div"], lambda_rel=config["lambda_rel"], temperature=config["temperature"],
-        n_candidates=config["n_candidates"],
-    )
+    options = ExpandConfig(**{f.name: config[f.name] for f in dataclasses.fields(ExpandConfig)})
+    result = run_expansion(prompt, config["k"], method, config["seed"], settings=settings, embedder=embedder,
+                           config=options)
     _write_json_atomic(path, {"prompt": prompt, "method": method, "config": config, "result": result})
     return result, False
 
@@ -221,6 +219,8 @@ def efficiency_table(set_rows: list[dict], video_rows: list[dict], methods: list
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from dppgrpo_core.expand import ExpandConfig
+
     parser = argparse.ArgumentParser(prog="python -m eval.benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-prompts", type=int, default=200, help="seeded subset of the 944 VBench prompts")
@@ -228,10 +228,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma-separated expansion methods")
     parser.add_argument("--out", default=None, help="output folder (default: CACHE_DIR/benchmarks/latest)")
     parser.add_argument("--seed", type=int, default=0, help="picks the prompt subset and seeds every expansion")
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--n-candidates", type=int, default=4, help="candidates per step for dpp-rerank")
-    parser.add_argument("--lambda-div", type=float, default=0.5)
-    parser.add_argument("--lambda-rel", type=float, default=0.5)
+    ExpandConfig.add_arguments(parser)  # --lambda-div, --lambda-rel, --temperature, --n-candidates, ...
     parser.add_argument("--videos", default=None, help="folder of rendered videos (see above) for the video table")
     parser.add_argument("--n-frames", type=int, default=8, help="frames sampled per video")
     parser.add_argument("--entropy-k", type=int, default=20, help="top-k eigenvalues of TCE/TIE (capped at videos-1)")

@@ -9,6 +9,8 @@ Per-user data lives in `gr.State` (one copy per browser session), never in modul
 from __future__ import annotations
 
 import dataclasses
+import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,19 @@ except ImportError:  # pragma: no cover - depends on the host
 
     def gpu(fn=None, **_kwargs):
         return fn if fn is not None else (lambda f: f)
+
+
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def markdown_text(text: str) -> str:
+    r"""User text to show inside gr.Markdown as itself: HTML escaped, Markdown punctuation backslash-escaped,
+    so `<b>`, backticks and `*stars*` show literally and nothing renders or runs.
+
+    >>> print(markdown_text("a `dog` <b>*runs*</b>"))
+    a \`dog\` &lt;b&gt;\*runs\*&lt;/b&gt;
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
 @dataclass
@@ -55,11 +70,19 @@ def enabled_policies(settings: Settings) -> dict[str, Settings]:
     """What a client may pick, name -> the settings to expand with: the server's policy (with its adapter)
     first, then each packaged policy. A client never sends a model folder, Hub id or adapter path.
 
-    >>> list(enabled_policies(Settings(policy="/srv/models/qwen", adapter="/srv/lora")))
+    The split Qwen policies are offered only where `make models` put their wheels or converted folder
+    into this server's cache folder:
+
+    >>> list(enabled_policies(Settings(policy="/srv/models/qwen", adapter="/srv/lora", cache_dir="/srv/empty")))
     ['configured: qwen + LoRA adapter', 'packaged:SmolLM2-135M-Instruct']
     """
+    from dppgrpo_core.packaged import split_policy_available
+    from dppgrpo_core.settings import PACKAGED_POLICIES
+
     choices = {_policy_label(settings): settings}
-    for name in (PACKAGED_POLICY,):
+    for name in PACKAGED_POLICIES:
+        if name != PACKAGED_POLICY and not split_policy_available(name, settings.cache_dir):
+            continue  # opt-in and large: never listed (nor fetched) unless this server prepared it
         if name != settings.policy or settings.adapter:
             choices.setdefault(name, dataclasses.replace(settings, policy=name, adapter=None))
     return choices

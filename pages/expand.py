@@ -6,14 +6,16 @@ Handlers are plain generators (`expand_stream`, `compare_stream`) tested without
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import time
 
 import gradio as gr
 import torch
 
+from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.expand import METHODS, check_arguments, expand
+from dppgrpo_core.expand import DEFAULT_METHOD, METHOD_NOTES, METHODS, ExpandConfig, check_arguments, check_seed, expand
 from dppgrpo_core.dpp import cosine_kernel, log_det
 from dppgrpo_core.settings import Settings
 from pages.context import AppContext, enabled_policies, gpu, settings_for_policy
@@ -41,15 +43,19 @@ def example_prompts(n: int = 6) -> list[str]:
 
 def _validate(prompt: str, k, method: str) -> tuple[str, int]:
     try:
-        k = int(k)
-    except (TypeError, ValueError):
-        raise gr.Error(f"K must be a whole number from 1 to {MAX_K_APP}.")
-    if not 1 <= k <= MAX_K_APP:
-        raise gr.Error(f"K must be from 1 to {MAX_K_APP}, got {k}.")
-    try:
+        k = checks.number(k, "K", 1, MAX_K_APP, whole=True)
         return check_arguments(prompt, k, method), k
     except UserFacingError as exc:
-        raise gr.Error(str(exc))
+        raise gr.Error(str(exc)) from None
+
+
+def _options(seed, lambda_div, lambda_rel, temperature, n_candidates) -> tuple[int, ExpandConfig]:
+    """The seed and the expansion options of a request, checked (NaN, inf, out of range: a gr.Error)."""
+    try:
+        return check_seed(0 if seed is None else seed), ExpandConfig(
+            lambda_div=lambda_div, lambda_rel=lambda_rel, temperature=temperature, n_candidates=n_candidates).check()
+    except UserFacingError as exc:
+        raise gr.Error(str(exc)) from None
 
 
 def _settings_for(settings: Settings, policy: str | None) -> Settings:
@@ -63,7 +69,7 @@ def expand_stream(settings: Settings, prompt, k, method, seed, lambda_div, lambd
                   temperature=0.8, n_candidates=4, progress=None):
     """Yield (status, table, gains plot, heatmap, summary, json path, csv path, prompt set) after every step."""
     query, k = _validate(prompt, k, method)
-    seed = int(seed or 0)
+    seed, config = _options(seed, lambda_div, lambda_rel, temperature, n_candidates)
     run_settings = _settings_for(settings, policy)
     start = time.perf_counter()
     empty = steps_table([])
@@ -72,9 +78,7 @@ def expand_stream(settings: Settings, prompt, k, method, seed, lambda_div, lambd
     steps: list[dict] = []
     vectors = []
     try:
-        for record in expand(query, k, method, seed, settings=run_settings, lambda_div=float(lambda_div),
-                             lambda_rel=float(lambda_rel), temperature=float(temperature),
-                             n_candidates=int(n_candidates)):
+        for record in expand(query, k, method, seed, settings=run_settings, config=config):
             steps.append(record.to_dict())
             vectors.append(record.embedding)
             if progress is not None:
@@ -88,7 +92,8 @@ def expand_stream(settings: Settings, prompt, k, method, seed, lambda_div, lambd
     from eval.metrics import vendi_score
 
     elapsed = time.perf_counter() - start
-    result = {"query": query, "method": method, "seed": seed, "k": k, "steps": steps,
+    result = {"query": query, "method": method, "seed": seed, "k": k, "config": dataclasses.asdict(config),
+              "policy": run_settings.policy, "adapter": run_settings.adapter, "steps": steps,
               "timing": {"generate_s": sum(s["generate_s"] for s in steps),
                          "score_s": sum(s["score_s"] for s in steps), "total_s": elapsed}}
     json_path, csv_path = write_downloads(result)
@@ -103,15 +108,14 @@ def compare_stream(settings: Settings, prompt, k, method_a, method_b, seed, lamb
     """Run two methods on the same prompt; yield (status, comparison plot) after every step of either."""
     query, k = _validate(prompt, k, method_a)
     _validate(prompt, k, method_b)
+    seed, config = _options(seed, lambda_div, lambda_rel, temperature, n_candidates)
     run_settings = _settings_for(settings, policy)
     runs: dict[str, list[dict]] = {}
     yield f"⏳ comparing {method_a} and {method_b}…", compare_figure({}, k)
     try:
         for method in dict.fromkeys([method_a, method_b]):
             runs[method] = []
-            for record in expand(query, k, method, int(seed or 0), settings=run_settings,
-                                 lambda_div=float(lambda_div), lambda_rel=float(lambda_rel),
-                                 temperature=float(temperature), n_candidates=int(n_candidates)):
+            for record in expand(query, k, method, seed, settings=run_settings, config=config):
                 runs[method].append(record.to_dict())
                 yield f"⏳ {method}: {len(runs[method])} of {k}", compare_figure(runs, k)
     except UserFacingError as exc:
@@ -131,7 +135,8 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 k = gr.Slider(1, MAX_K_APP, value=6, step=1, label="K (prompts in the set)")
                 seed = gr.Number(value=0, precision=0, label="Seed")
-            method = gr.Dropdown(list(METHODS), value="dpp-rerank", label="Method")
+            method = gr.Dropdown(list(METHODS), value=DEFAULT_METHOD, label="Method")
+            method_note = gr.Markdown(f"*{METHOD_NOTES[DEFAULT_METHOD]}*")
             with gr.Row():
                 lambda_div = gr.Slider(0, 1, value=0.5, step=0.05, label="λ_div (diversity)")
                 lambda_rel = gr.Slider(0, 1, value=0.5, step=0.05, label="λ_rel (relevance)")
@@ -163,6 +168,7 @@ def build(ctx: AppContext) -> None:
         compare_plot = gr.Plot(label="Gain curves")
 
     options = [seed, lambda_div, lambda_rel, policy, temperature, n_candidates]
+    method.change(lambda name: f"*{METHOD_NOTES.get(name, '')}*", method, method_note, api_visibility="private")
 
     @gpu
     def on_expand(prompt, k, method, seed, lambda_div, lambda_rel, policy, temperature, n_candidates,

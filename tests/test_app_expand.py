@@ -36,11 +36,25 @@ def test_stream_updates_at_once_then_row_by_row_then_the_set():
 
 @pytest.mark.parametrize(
     "prompt, k, message",
-    [("   ", 3, "empty"), ("x" * 2001, 3, "2000"), (QUERY, 0, "K must"), (QUERY, 21, "K must"), (QUERY, "x", "K must")],
+    [("   ", 3, "empty"), ("x" * 2001, 3, "2000"), (QUERY, 0, "K must"), (QUERY, 21, "K must"), (QUERY, "x", "K must"),
+     (QUERY, float("nan"), "K must"), ("a dog \ud800", 3, "surrogate"), ("a dog\x00", 3, "control character"),
+     (None, 3, "must be text")],
 )
 def test_bad_input_is_a_clear_gradio_error(prompt, k, message):
     with pytest.raises(gr.Error, match=message):
         next(expand_stream(Settings(device="cpu"), prompt, k, "original", *OPTIONS))
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [((float("nan"), 0.5, 0.5), "seed must be"), ((2**64, 0.5, 0.5), "seed must be"), ((0, float("nan"), 0.5), "lambda_div"),
+     ((0, 0.5, float("inf")), "lambda_rel"), ((0, 1.5, 0.5), "lambda_div"), ((0, 0, 0), "both be 0")],
+)
+def test_bad_options_are_a_clear_gradio_error(options, message):
+    with pytest.raises(gr.Error, match=message):
+        next(expand_stream(Settings(device="cpu"), QUERY, 3, "original", *options))
+    with pytest.raises(gr.Error, match="temperature"):
+        next(expand_stream(Settings(device="cpu"), QUERY, 3, "original", *OPTIONS, temperature=float("nan")))
 
 
 def test_missing_policy_is_a_gradio_error_not_a_crash():
@@ -112,7 +126,7 @@ def test_browser_runs_one_expansion(app_url):
         page.goto(app_url)
         page.get_by_label("Prompt", exact=True).fill("a <b>red</b> car in the rain")
         page.get_by_role("button", name="Expand", exact=True).click()
-        page.get_by_text("✅ dpp-rerank: 6 prompts in").wait_for(timeout=120_000)
+        page.get_by_text("✅ dpp-compose: 6 prompts in").wait_for(timeout=120_000)
         os.makedirs(ARTIFACTS, exist_ok=True)
         page.screenshot(path=os.path.join(ARTIFACTS, "expand_tab.png"), full_page=True)
         table = page.locator(".virtual-table-viewport").first

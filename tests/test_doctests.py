@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-PURE_MODULES = ["dppgrpo_core.dpp", "dppgrpo_core.rewards", "dppgrpo_core.settings"]
+PURE_MODULES = ["dppgrpo_core.dpp", "dppgrpo_core.rewards", "dppgrpo_core.settings", "dppgrpo_core.checks",
+                "dppgrpo_core.composer", "dppgrpo_core.expand", "pages.context"]
 
 
 @pytest.mark.parametrize("name", PURE_MODULES)

@@ -74,6 +74,27 @@ def test_bad_arguments_are_clear_errors():
         next(expand(QUERY, 0, "original"))
     with pytest.raises(UserFacingError, match="Unknown method"):
         next(expand(QUERY, 2, "nope"))
+    for bad in ({"lambda_div": float("nan")}, {"temperature": float("inf")}, {"n_candidates": 2.5},
+                {"lambda_rel": -0.1}, {"compose_candidates": 10**6}, {"lambda_div": True}):
+        with pytest.raises(UserFacingError, match=f"{next(iter(bad))} must be"):
+            next(expand(QUERY, 2, "original", **bad))
+    with pytest.raises(UserFacingError, match="Unknown expansion option"):
+        next(expand(QUERY, 2, "original", lambda_dvi=0.3))
+    for seed in (float("nan"), -1, 2**63, 1.5, "x"):
+        with pytest.raises(UserFacingError, match="seed must be"):
+            next(expand(QUERY, 2, "original", seed=seed))
+
+
+def test_config_is_recorded_and_changes_the_choice():
+    # A dpp-compose set is q plus composed frames; λ moves the pick: more weight on Δ, a more diverse set.
+    emb = load_embedder()
+    sets = {lam: run_expansion(QUERY, 6, "dpp-compose", seed=0, embedder=emb, lambda_div=lam, lambda_rel=1 - lam)
+            for lam in (0.1, 0.9)}
+    assert sets[0.9]["config"]["lambda_div"] == 0.9 and sets[0.1]["config"]["lambda_rel"] == pytest.approx(0.9)
+    assert all(QUERY in s["prompt"].lower() for s in sets[0.9]["steps"])
+    log_dets = {lam: r["steps"][-1]["log_det"] for lam, r in sets.items()}
+    rels = {lam: np.mean([s["relevance"] for s in r["steps"]]) for lam, r in sets.items()}
+    assert log_dets[0.9] > log_dets[0.1] and rels[0.1] > rels[0.9]
 
 
 def run_cli(*args):
@@ -94,8 +115,11 @@ def test_cli_json_output(tiny_policy_dir):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["", "-k", "2"], "empty"), ([QUERY, "-k", "0"], "k must"), ([QUERY, "-k", "51"], "k must"),
-     ([QUERY, "--method", "magic"], "Unknown method")],
+    [(["", "-k", "2"], "empty"), ([QUERY, "-k", "0"], "-k: must be a whole number from 1 to 50"), ([QUERY, "-k", "51"], "from 1 to 50"),
+     ([QUERY, "--method", "magic"], "invalid choice"), ([QUERY, "--lambda-div", "nan"], "--lambda-div: must be"),
+     ([QUERY, "--temperature", "inf"], "--temperature: must be"), ([QUERY, "--lambda-rel", "1.5"], "from 0.0 to 1.0"),
+     ([QUERY, "--n-candidates", "100000"], "--n-candidates: must be"), ([QUERY, "--seed", str(2**64)], "--seed"),
+     ([QUERY, "--seed", "nan"], "--seed"), ([QUERY, "--lambda-div", "0", "--lambda-rel", "0"], "both be 0")],
 )
 def test_cli_bad_input_exits_2_with_one_line(args, message):
     out = run_cli(*args)

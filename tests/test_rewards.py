@@ -1,10 +1,10 @@
-"""Relevance, composite reward and GRPO group advantages."""
+"""Relevance, the composite and balanced rewards, and GRPO group advantages."""
 
 import numpy as np
 import pytest
 import torch
 
-from dppgrpo_core.rewards import composite_reward, group_advantages, relevance
+from dppgrpo_core.rewards import balanced_reward, composite_reward, group_advantages, relevance, standardise
 
 
 def cos(a, b):
@@ -51,3 +51,31 @@ def test_group_advantages_normalise_within_each_group():
 def test_group_advantages_rejects_ragged_groups():
     with pytest.raises(ValueError, match="groups of 4"):
         group_advantages([1.0, 2.0, 3.0], group_size=4)
+
+
+# ----- balanced reward: one scale for Δ and relevance -----
+def test_balanced_reward_equal_weights_pull_equally():
+    # Δ favours candidate 0 and relevance favours candidate 1 by the same number of standard deviations,
+    # though relevance's raw spread is twice as large: at 0.5/0.5 they tie (up to ε), and each λ tips it its way.
+    gains = torch.tensor([0.30, 0.20])
+    rels = torch.tensor([0.40, 0.60])
+    even = balanced_reward(gains, rels, 0.5, 0.5)
+    assert float(even[0]) == pytest.approx(float(even[1]), abs=1e-3)
+    assert int(torch.argmax(balanced_reward(gains, rels, 0.6, 0.4))) == 0
+    assert int(torch.argmax(balanced_reward(gains, rels, 0.4, 0.6))) == 1
+    # The raw composite lets relevance decide even when λ leans to diversity.
+    assert int(torch.argmax(composite_reward(gains, rels, 0.6, 0.4))) == 1
+
+
+def test_balanced_reward_constant_component_adds_nothing():
+    gains = torch.tensor([0.1, 0.5, 0.3, 0.2])
+    same_rel = torch.full((4,), 0.7)
+    torch.testing.assert_close(balanced_reward(gains, same_rel, 0.5, 0.5), 0.5 * standardise(gains))
+    torch.testing.assert_close(balanced_reward(torch.full((4,), 0.2), same_rel), torch.zeros(4, dtype=torch.float64))
+    assert balanced_reward(torch.tensor([0.3]), torch.tensor([0.9])).tolist() == [0.0]  # a group of one
+
+
+def test_balanced_reward_is_shift_and_scale_free_per_component():
+    gains, rels = torch.tensor([0.1, 0.4, 0.2]), torch.tensor([0.9, 0.3, 0.5])
+    moved = balanced_reward(gains * 7 + 3, rels * 3 - 2, 0.8, 0.2)
+    torch.testing.assert_close(moved, balanced_reward(gains, rels, 0.8, 0.2), atol=1e-3, rtol=0)

@@ -6,7 +6,8 @@
     accelerate launch --num_processes 4 -m training.grpo --config training/configs/grpo_qwen2_7b_paper.yaml
 
 Rewards (training/rewards.py) are the pure functions of dppgrpo_core.rewards in trl's signature,
-weighted by trl's `reward_weights` = [lambda_div, lambda_rel]; both are always computed and logged
+weighted by trl's `reward_weights` = [lambda_div, lambda_rel] after each is standardised within its
+group (`multi_objective_aggregation="normalize_then_sum"`, the rule of dppgrpo_core.rewards); both are always computed and logged
 (`rewards/dpp_gain/mean`, `rewards/relevance/mean`), so an ablation with a weight of 0 still shows
 the other component. `init_adapter` continues the SFT LoRA (trl then keeps a frozen copy of it as
 the KL reference); otherwise a fresh LoRA from the model arguments. Checkpoints every `save_steps`;
@@ -46,10 +47,14 @@ def main(argv: list[str]) -> None:
 
     data, reward_args, args, model_args = parse_recipe((DataArguments, RewardArguments, GRPOConfig, ModelConfig), argv)
     check_data_and_rewards(data, reward_args)
+    resume = resume_arg(args.resume_from_checkpoint, args.output_dir)  # nothing to resume: one line, now
     weights = [reward_args.lambda_div, reward_args.lambda_rel]
     if args.reward_weights not in (None, weights):
         raise UserFacingError("set the reward weights with lambda_div / lambda_rel, not reward_weights")
     args.reward_weights = weights
+    # λ weighs each reward on one scale, as the app's pick does (dppgrpo_core.rewards.balanced_reward):
+    # Δ in (0, log 2] would otherwise be drowned by relevance whatever λ says.
+    args.multi_objective_aggregation = "normalize_then_sum"
     path = policy_path(model_args.model_name_or_path)
     tokenizer = load_tokenizer(path)
     rows = load_rows(data.dataset_path, "train")
@@ -64,7 +69,7 @@ def main(argv: list[str]) -> None:
         processing_class=tokenizer,
         peft_config=None if reward_args.init_adapter else get_peft_config(model_args),
     )
-    trainer.train(resume_from_checkpoint=resume_arg(args.resume_from_checkpoint))
+    trainer.train(resume_from_checkpoint=resume)
     finish(trainer, args.output_dir, title=f"DPP-GRPO of {model_args.model_name_or_path}")
     trainer.accelerator.print(
         f"GRPO adapter saved to {args.output_dir} ({len(train)} rows; {rewards.seconds:.1f} s in reward functions)"
