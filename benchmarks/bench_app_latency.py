@@ -1,6 +1,7 @@
 """Expand tab latency: seconds from the click to the first visible update and to the first streamed row.
 
-    python benchmarks/bench_app_latency.py                    # default policy, dpp-rerank, K = 4, CPU
+    python benchmarks/bench_app_latency.py                    # the app's default method, K = 8, CPU
+    python benchmarks/bench_app_latency.py dpp-rerank 4       # a method and K
 
 The app is launched in-process and driven through its `/expand` API with gradio_client, the
 same event the Expand button fires. The first run in a process is cold (models load lazily on
@@ -18,7 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def measure(client, method: str, k: int) -> dict:
     start = time.perf_counter()
-    job = client.submit("a dog playing with a ball at the beach", k, method, 0, 0.5, 0.5, "", "", 0.8, 4,
+    # /expand takes (prompt, k, method, seed, λ_div, λ_rel, policy name, temperature, candidates per step).
+    job = client.submit("a dog playing with a ball at the beach", k, method, 0, 0.5, 0.5, "", 0.8, 4,
                         api_name="/expand")
     first_update = first_row = None
     for update in job:
@@ -34,9 +36,11 @@ def main() -> None:
     from gradio_client import Client
 
     from dppgrpo_core.settings import Settings
+    from pages.expand import DEFAULT_METHOD
     from tests.app_testing import launch_app
 
-    method, k = (sys.argv[1] if len(sys.argv) > 1 else "dpp-rerank"), 4
+    method = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_METHOD
+    k = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     demo, url = launch_app(Settings.from_env())
     client = Client(url, verbose=False)
     print(f"{method}, K = {k}, default policy, {os.cpu_count()} cores")

@@ -12,6 +12,7 @@ prefill (the most a cache of the shared prompt prefix could save).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -48,11 +49,20 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="one JSON line of timings per method, no KV-cache figures")
     Settings.add_arguments(parser, only=("policy", "adapter", "device", "cache_dir"))
     args = parser.parse_args()
     settings = Settings.from_args(args)
     policy = load_policy(settings=settings)  # loaded before timing: load time is not expansion time
-    load_embedder(settings=settings)
+    embedder = load_embedder(settings=settings)
+    if args.json:
+        timings = {}
+        for method in args.methods.split(","):
+            run_expansion(QUERY, 1, method, args.seed, settings=settings, policy=policy, embedder=embedder)  # warm-up
+            timings[method] = run_expansion(QUERY, args.k, method, args.seed, settings=settings, policy=policy,
+                                            embedder=embedder)["timing"]
+        print(json.dumps(timings))
+        return
     print(f"policy {settings.policy} on {settings.resolved_device()}, {os.cpu_count()} cores, K = {args.k}")
     print("| method | total (s) | first prompt (s) | generate (s) | scoring (s) | scoring share |")
     print("|---|---|---|---|---|---|")

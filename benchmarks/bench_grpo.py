@@ -12,11 +12,14 @@ The first step is left out of the timing (it includes one-off warm-up such as lo
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from dppgrpo_core.cli import ArgumentParser, run_main, whole  # noqa: E402
+from dppgrpo_core.errors import UserFacingError  # noqa: E402
 
 COMPONENTS = ("rewards/dpp_gain/mean", "rewards/relevance/mean", "reward", "kl")
 
@@ -45,10 +48,10 @@ def summarise(history: list[dict], window: int = 10) -> dict:
     return out
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def _main(argv) -> int:
+    parser = ArgumentParser(prog="python benchmarks/bench_grpo.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("run", help="output_dir of a training.grpo run")
-    parser.add_argument("--window", type=int, default=10, help="steps averaged at the start and the end")
+    parser.add_argument("--window", type=whole(1, 100_000), default=10, help="steps averaged at the start and the end")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     run = Path(args.run)
@@ -58,23 +61,25 @@ def main(argv=None) -> int:
         elif (run / "trainer_state.json").is_file():
             history = json.loads((run / "trainer_state.json").read_text())["log_history"]
         else:
-            print(f"error: no log_history.json or trainer_state.json in {run} (run python -m training.grpo first)",
-                  file=sys.stderr)
-            return 2
-    except (ValueError, KeyError, TypeError) as exc:  # a truncated or foreign JSON file
-        print(f"error: cannot read the training log in {run}: {exc!r}", file=sys.stderr)
-        return 2
+            raise UserFacingError(f"no log_history.json or trainer_state.json in {run} "
+                                  "(run python -m training.grpo first)")
+    except (ValueError, KeyError, TypeError, RecursionError, OSError) as exc:  # a truncated or foreign file
+        raise UserFacingError(f"cannot read the training log in {run}: {exc!r}") from None
     try:
         summary = summarise(history, args.window)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UserFacingError(str(exc)) from None
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         for key, value in summary.items():
             print(f"{key:40s} {value}")
     return 0
+
+
+def main(argv=None) -> int:
+    """0, or 2 with one `error:` line on stderr for a bad flag or log."""
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from dppgrpo_core.cli import ArgumentParser, run_main, whole  # noqa: E402
 from eval import metrics  # noqa: E402
 
 
@@ -42,11 +43,17 @@ def vendi_by_n_by_n_eigendecomposition(x: torch.Tensor) -> float:
     return math.exp(float(-(p * p.log()).sum()))
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=4000)
-    parser.add_argument("--d", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=3)
+def main(argv=None) -> int:
+    """0, or 2 with one `error:` line on stderr for a bad flag."""
+    return run_main(_main, argv)
+
+
+def _main(argv) -> int:
+    parser = ArgumentParser(prog="python benchmarks/bench_metrics.py", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=whole(2, 100_000), default=4000)
+    parser.add_argument("--d", type=whole(2, 100_000), default=512)
+    parser.add_argument("--repeats", type=whole(1, 1000), default=3)
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -77,7 +84,8 @@ def main(argv=None) -> None:
     assert abs(slow_value - values["vendi_score (q=1)"]) < 1e-6 * slow_value, "the two Vendi computations disagree"
     print(f"Vendi through the {args.d}x{args.d} dual: {fast_s * 1000:.1f} ms; through the {args.n}x{args.n} "
           f"eigendecomposition: {slow_s * 1000:.0f} ms; ratio {slow_s / fast_s:.0f}x (same value {slow_value:.6f})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -87,13 +87,26 @@ def build_random_wan(dtype):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--k", type=int, default=4, help="videos per set (batched together in the batched run)")
-    p.add_argument("--steps", type=int, default=40)
-    p.add_argument("--frames", type=int, default=81)
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--width", type=int, default=832)
-    p.add_argument("--guidance", type=float, default=6.0)
+    """0, or 2 with one `error:` line on stderr for a bad flag or a machine without a CUDA GPU."""
+    from dppgrpo_core.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv) -> int:
+    from dppgrpo_core.cli import ArgumentParser, real, whole
+    from dppgrpo_core.video import RenderSettings
+
+    ranges = RenderSettings.RANGES
+    p = ArgumentParser(prog="python benchmarks/bench_render_gpu.py", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--k", type=whole(1, len(PROMPTS)), default=4,
+                   help="videos per set (batched together in the batched run)")
+    p.add_argument("--steps", type=whole(*ranges["steps"]), default=40)
+    p.add_argument("--frames", type=whole(*ranges["frames"]), default=81)
+    p.add_argument("--height", type=whole(*ranges["height"]), default=480)
+    p.add_argument("--width", type=whole(*ranges["width"]), default=832)
+    p.add_argument("--guidance", type=real(*ranges["guidance"]), default=6.0)
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16"])
     p.add_argument("--vae-slicing", action="store_true", help="decode one video of a batch at a time")
     p.add_argument("--vae-tiling", action="store_true")

@@ -1,6 +1,7 @@
 """The human study's persistent store: items to rate and the ratings, in one SQLite file.
 
     store = AnnotationStore("data/annotations.db")       # created (with its folder) on first use
+    AnnotationStore("data/annotations.db", create=False) # an existing study only (status, export)
     store.add_items([{"item_id": "q1-dpp", "prompt": "a cat", "method": "dpp-grpo", "prompts": ["...", "..."]}])
     store.add_rating("alice", "q1-dpp", diversity=4, alignment=5, comment=None, seconds=12.5)
     store.ratings()                                        # pandas DataFrame, one row per rating
@@ -18,6 +19,7 @@ import json
 import logging
 import math
 import random
+import re
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -25,10 +27,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 
 SCHEMA_VERSION = 1
 SCORE_MIN, SCORE_MAX = 1, 5
+MAX_CLIPS = 16  # clips in one item: the Annotate tab's video slots; import refuses larger items
+MAX_TEXT = 2000  # characters of a prompt or a comment (the Expand tab's prompt limit)
+MAX_NAME = 100  # characters of an item id, a method or an annotator id
 log = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -83,28 +89,76 @@ def _score(name: str, value) -> int:
     return int(number)
 
 
+def _text(value, name: str, max_chars: int = MAX_NAME, multiline: bool = False) -> str:
+    try:
+        return checks.text(value, name, max_chars, multiline=multiline).strip()
+    except UserFacingError as exc:
+        raise AnnotationError(str(exc)) from None
+
+
+ANNOTATOR_CHARACTERS = re.compile(r"[\w .@+'-]+")  # letters and digits of any script, and " .@+'-_"
+
+
+def check_annotator(annotator) -> str:
+    """An annotator id (a typed id or a sign-in user name), stripped: 1 to MAX_NAME characters of letters,
+    digits, spaces and . @ + - ' _ only, so no markup, path or control character ever names a rater.
+
+    >>> check_annotator("  ann07 ")
+    'ann07'
+    >>> check_annotator("../x")
+    Traceback (most recent call last):
+    ...
+    dppgrpo_core.annotations.AnnotationError: an annotator id may hold letters, digits, spaces and . @ + - ' _ only, got '../x'.
+    """
+    if not isinstance(annotator, str) or not annotator.strip() or len(annotator.strip()) > MAX_NAME:
+        raise AnnotationError(f"an annotator id must be 1 to {MAX_NAME} characters.")
+    name = _text(annotator.strip(), "an annotator id")
+    if not ANNOTATOR_CHARACTERS.fullmatch(name):
+        raise AnnotationError("an annotator id may hold letters, digits, spaces and . @ + - ' _ only, "
+                              f"got {checks.shown(name)}.")
+    return name
+
+
 def _string_list(item_id: str, key: str, value) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v.strip() for v in value):
         raise AnnotationError(f"item {item_id!r}: {key} must be a non-empty list of non-empty strings.")
-    return [str(v) for v in value]
+    if key == "videos" and len(value) > MAX_CLIPS:
+        raise AnnotationError(f"item {item_id!r} has {len(value)} clips; the Annotate tab shows at most {MAX_CLIPS}.")
+    return [_text(v, f"item {item_id!r}: an entry of {key}", MAX_TEXT) for v in value]
 
 
 class AnnotationStore:
-    def __init__(self, path: str | Path, timeout: float = 60.0):
+    def __init__(self, path: str | Path, timeout: float = 60.0, create: bool = True):
+        """Open the study at `path`; with `create` (the default) a missing file is created with its folder.
+
+        Without `create` a missing file is refused and nothing is written. A folder, a file that is not
+        SQLite, or an SQLite file of something else is refused either way (AnnotationError).
+        """
         self.path = Path(path).expanduser()
         self.timeout = timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")  # persistent in the file: readers never block the writer
-            conn.executescript(_SCHEMA)
-            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise AnnotationError(f"{self.path} has annotation schema {row[0]}; this code reads schema "
-                                      f"{SCHEMA_VERSION}. Use a new --annotations-db path or the matching version.")
+        if self.path.is_dir():
+            raise AnnotationError(f"{self.path} is a folder, not a study database file.")
+        exists = self.path.is_file() and self.path.stat().st_size > 0
+        if not exists and not create:
+            raise AnnotationError(f"No study database at {self.path}: check --db (`study import` creates one).")
+        try:
+            if not exists:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self._connect() as conn:
+                    conn.execute("PRAGMA journal_mode=WAL")  # persistent in the file: readers never block the writer
+                    conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR IGNORE INTO meta VALUES "
+                                       f"('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
+            with self._connect() as conn:
+                row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:  # not SQLite, or SQLite without our tables
+            raise AnnotationError(f"{self.path} is not a study database ({exc}).") from None
+        except OSError as exc:
+            raise AnnotationError(f"Cannot create the study database {self.path}: {exc.strerror or exc}.") from None
+        if row is None or str(row[0]) != str(SCHEMA_VERSION):
+            raise AnnotationError(f"{self.path} has annotation schema {row[0] if row else 'none'}; this code reads "
+                                  f"schema {SCHEMA_VERSION}. Use a new --annotations-db path or the matching version.")
 
     def __repr__(self) -> str:
         return f"AnnotationStore({str(self.path)!r})"
@@ -143,21 +197,26 @@ class AnnotationStore:
         rows = []
         seen = set()
         for item in items:
-            item_id = str(item.get("item_id") or "").strip()
-            if not item_id:
+            if not item.get("item_id"):
                 raise AnnotationError("every item needs a non-empty item_id.")
+            item_id = _text(item["item_id"], "item_id")
             if item_id in seen:
                 raise AnnotationError(f"item {item_id!r} appears twice.")
             seen.add(item_id)
-            prompt, method = str(item.get("prompt") or "").strip(), str(item.get("method") or "").strip()
-            if not prompt or not method:
+            if not item.get("prompt") or not item.get("method"):
                 raise AnnotationError(f"item {item_id!r} needs a prompt and a method.")
+            prompt = _text(item["prompt"], f"item {item_id!r}: prompt", MAX_TEXT)
+            method = _text(item["method"], f"item {item_id!r}: method")
             videos = _string_list(item_id, "videos", item.get("videos"))
             prompts = _string_list(item_id, "prompts", item.get("prompts"))
             if videos is None and prompts is None:
                 raise AnnotationError(f"item {item_id!r} needs videos or prompts.")
+            try:  # strict: the text "false" or a 0 would otherwise turn an item into an attention check
+                attention = checks.boolean(item.get("attention_check", False), f"item {item_id!r}: attention_check")
+            except UserFacingError as exc:
+                raise AnnotationError(str(exc)) from None
             rows.append((item_id, prompt, method, json.dumps(videos) if videos else None,
-                         json.dumps(prompts) if prompts else None, int(bool(item.get("attention_check"))), time.time()))
+                         json.dumps(prompts) if prompts else None, int(attention), time.time()))
         with self._write() as conn:
             clash = [r[0] for r in rows if conn.execute("SELECT 1 FROM items WHERE item_id=?", (r[0],)).fetchone()]
             if clash:
@@ -212,10 +271,7 @@ class AnnotationStore:
 
     @staticmethod
     def _annotator(annotator) -> str:
-        name = str(annotator or "").strip()
-        if not name or len(name) > 100:
-            raise AnnotationError("an annotator id must be 1 to 100 characters.")
-        return name
+        return check_annotator(annotator)
 
     # ----- ratings -----
     def add_rating(self, annotator: str, item_id: str, diversity, alignment, comment: str | None = None,
@@ -223,11 +279,13 @@ class AnnotationStore:
         """Record one rating in its own transaction; AnnotationError for bad scores, unknown items or a second rating."""
         annotator = self._annotator(annotator)
         diversity, alignment = _score("diversity", diversity), _score("alignment", alignment)
-        comment = (str(comment).strip() or None) if comment is not None else None
+        if comment is not None:
+            comment = _text(comment, "the comment", MAX_TEXT, multiline=True) if str(comment).strip() else None
         if seconds is not None:
-            seconds = float(seconds)
-            if not seconds >= 0:
-                raise AnnotationError(f"seconds on item must be >= 0, got {seconds!r}.")
+            try:
+                seconds = float(checks.number(seconds, "seconds on item", low=0))
+            except UserFacingError as exc:
+                raise AnnotationError(str(exc)) from None
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM items WHERE item_id=?", (item_id,)).fetchone() is None:
                 raise AnnotationError(f"unknown item {item_id!r}: it is not in this study.")

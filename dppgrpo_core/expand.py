@@ -123,6 +123,10 @@ class Choice:
     embedding: torch.Tensor | None = None  # the prompt's embedding when the method already computed it
 
 
+# Embeddings of the composer's axis values, per loaded embedder (id: embedders are loaded once per process).
+_VALUE_EMBEDDINGS: dict[int, dict[str, torch.Tensor]] = {}
+
+
 class SetScorer:
     """Holds q's embedding and the set's embeddings; scores candidates against the set so far."""
 
@@ -145,8 +149,16 @@ class SetScorer:
         return best, vectors[best]
 
     def closeness(self, texts: list[str]) -> list[float]:
-        """cos(text, q) for each text (the composer's plausibility ranking of scene values)."""
-        return (embed(texts, self.embedder) @ self.query_embedding[0]).tolist()
+        """cos(text, q) for each text (the composer's plausibility ranking of scene values).
+
+        The texts are the composer's fixed axis values: their embeddings are kept per embedder, so
+        only q is embedded on a warm call.
+        """
+        known = _VALUE_EMBEDDINGS.setdefault(id(self.embedder), {})
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, embed(missing, self.embedder)))
+        return (torch.stack([known[t] for t in texts]) @ self.query_embedding[0]).tolist()
 
     def add(self, vector: torch.Tensor) -> None:
         self.set_embeddings = torch.cat([self.set_embeddings, vector.reshape(1, -1)])
@@ -268,10 +280,16 @@ def method_dpp_compose(run: ExpandRun) -> Iterator[Choice]:
     texts = [composer.draw(frame, values, rng, {}, picks=p) for p in picks]
     unique = list(dict.fromkeys(texts))
     picks = [picks[texts.index(t)] for t in unique]
-    vectors = embed(unique, run.scorer.embedder)
-    setup_s, used, left = time.perf_counter() - start, {}, list(range(len(unique)))
-    for _ in range(run.k):
+    # The first pick weighs relevance alone (every gain is log 2 on an empty set), so it is made from
+    # the first `compose_candidates` of the pool: the first row shows before the rest is embedded.
+    first = min(len(unique), run.config.compose_candidates)
+    vectors = embed(unique[:first], run.scorer.embedder)
+    setup_s, used, left = time.perf_counter() - start, {}, list(range(first))
+    for step in range(run.k):
         start = time.perf_counter()
+        if step == 1 and first < len(unique):
+            vectors = torch.cat([vectors, embed(unique[first:], run.scorer.embedder)])
+            left += list(range(first, len(unique)))
         fewest = min(composer.reuse(picks[i], used) for i in left)
         pool = [i for i in left if composer.reuse(picks[i], used) == fewest]
         _, gains, rels, _ = run.scorer.score([unique[i] for i in pool], vectors[pool])

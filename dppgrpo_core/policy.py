@@ -1,9 +1,8 @@
 """The prompt policy: a causal LM that writes the next prompt of a set, given q and the set so far.
 
-    >>> policy = load_policy()                                   # packaged SmolLM2-135M-Instruct, offline
-    >>> msgs = build_messages("a dog playing with a ball at the beach", ["A low-angle tracking shot of ..."])
-    >>> policy.generate([msgs], seed=0)[0]
-    'A drone shot circling a golden retriever ...'
+    policy = load_policy()                                   # packaged SmolLM2-135M-Instruct, offline
+    msgs = build_messages("a dog playing with a ball at the beach", ["A low-angle tracking shot of ..."])
+    policy.generate([msgs], seed=0)[0]                       # one cleaned prompt per conversation
 
 `build_messages` is the one chat format: the trainer builds its SFT and GRPO examples with it,
 so an adapter sees at inference exactly the format it learned.
@@ -14,12 +13,13 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import torch
 
 from .errors import ModelUnavailable, UserFacingError
-from .settings import PACKAGED_POLICY, Settings
+from .settings import PACKAGED_POLICIES, PACKAGED_POLICY, PACKAGED_TRAINED_POLICY, Settings
 
 # Short and concrete: small policies (the packaged 135M model) follow one plain instruction far
 # better than a long brief. Training teaches the set-conditioned behaviour in this same format.
@@ -141,16 +141,43 @@ class Policy:
 
 
 def resolve_policy_path(name: str, settings: Settings) -> str:
-    if name == PACKAGED_POLICY:
+    """A folder or Hub id for `from_pretrained`: packaged names become their converted folder in the cache."""
+    if name in (PACKAGED_POLICY, PACKAGED_TRAINED_POLICY):  # the trained one: same base, adapter added by `_load`
         from .packaged import policy_folder
 
         return str(policy_folder(settings.cache_path))
+    if name in PACKAGED_POLICIES:  # opt-in split GGUF policies, fetched by `make models`
+        from .packaged import split_policy_folder
+
+        return str(split_policy_folder(name, settings.cache_path))
+    if name.startswith("packaged:"):
+        raise ModelUnavailable(f"Unknown packaged policy {name!r}: choose one of {', '.join(PACKAGED_POLICIES)}, "
+                               "or give a Hub id or local folder.")
     return name
+
+
+# The adapter shipped with the repository for PACKAGED_TRAINED_POLICY (model card: its README.md).
+TRAINED_ADAPTER_DIR = Path(__file__).resolve().parent.parent / "models" / "SmolLM2-135M-DPP-GRPO"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+def trained_adapter_folder(folder: str | Path | None = None) -> str:
+    """The shipped LoRA folder of PACKAGED_TRAINED_POLICY; ModelUnavailable (one line) when a file is missing."""
+    folder = Path(folder) if folder is not None else TRAINED_ADAPTER_DIR
+    missing = [f for f in ADAPTER_FILES if not (folder / f).is_file()]
+    if missing:
+        raise ModelUnavailable(f"The packaged policy {PACKAGED_TRAINED_POLICY!r} needs its adapter in {folder}, which "
+                               f"lacks {', '.join(missing)}: restore the folder from the repository, or choose "
+                               f"{PACKAGED_POLICY!r}.")
+    return str(folder)
 
 
 @functools.lru_cache(maxsize=2)
 def _load(name: str, adapter: str | None, device: str, cache_dir: str) -> Policy:
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if name == PACKAGED_TRAINED_POLICY and not adapter:  # checked before the base model loads
+        adapter = trained_adapter_folder()
 
     settings = Settings(policy=name, cache_dir=cache_dir)
     path = resolve_policy_path(name, settings)

@@ -21,6 +21,13 @@ from pathlib import Path
 # Names that resolve to models shipped inside PyPI wheels, so the defaults run offline.
 PACKAGED_EMBEDDER = "packaged:all-MiniLM-L6-v2"
 PACKAGED_POLICY = "packaged:SmolLM2-135M-Instruct"
+# Opt-in stronger instruct policies, joined from split GGUF wheels by `make models` (dppgrpo_core/packaged.py).
+PACKAGED_QWEN_05B = "packaged:Qwen2.5-Coder-0.5B-Instruct"
+PACKAGED_QWEN_15B = "packaged:Qwen2.5-Coder-1.5B-Instruct"
+PACKAGED_POLICIES = (PACKAGED_POLICY, PACKAGED_QWEN_05B, PACKAGED_QWEN_15B)
+# The packaged SmolLM2 with the LoRA adapter trained in this repository (models/SmolLM2-135M-DPP-GRPO,
+# issue 14): same base weights, the adapter applied on load.
+PACKAGED_TRAINED_POLICY = "packaged:SmolLM2-135M-DPP-GRPO"
 PACKAGED_IMAGE_ENCODER = "packaged:efficientnet-lite0"
 
 
@@ -39,6 +46,7 @@ class Settings:
     image_encoder: str = PACKAGED_IMAGE_ENCODER  # video-frame features: packaged EfficientNet-Lite0, or a CLIP path / Hub id
     video_model: str = "wan2.1"  # render backend: wan2.1, cogvideox, tiny-random-wan, or command:TEMPLATE
     annotations_db: str = "data/annotations.db"  # SQLite file of the human study (on a Space: a mounted storage path)
+    media_root: str | None = None  # folder study clips may come from besides a manifest's own (the app's uploads: here)
 
     ENV_PREFIX = "DPPGRPO_"
 
@@ -68,11 +76,40 @@ class Settings:
         return dataclasses.replace(base, **overrides)
 
     def resolved_device(self) -> str:
-        if self.device != "auto":
-            return self.device
+        """The device to run on: "auto" resolved, anything else checked (see `check_device`)."""
+        return self.check_device()
+
+    def check_device(self) -> str:
+        """The device setting, resolved and checked once for every loader; a UserFacingError names the setting.
+
+        >>> Settings(device="cpu").check_device()
+        'cpu'
+        >>> Settings(device="bogus").check_device()
+        Traceback (most recent call last):
+        ...
+        dppgrpo_core.errors.UserFacingError: device 'bogus' is not a device: use auto, cpu, cuda, cuda:N or mps (--device / DPPGRPO_DEVICE).
+        """
         import torch
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        from .checks import shown
+        from .errors import UserFacingError
+
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            device = None
+        if device is None or device.type not in ("cpu", "cuda", "mps"):
+            raise UserFacingError(f"device {shown(self.device)} is not a device: use auto, cpu, cuda, cuda:N or mps "
+                                  "(--device / DPPGRPO_DEVICE).")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise UserFacingError(f"device {self.device!r}: no CUDA GPU is visible here; use --device cpu or auto.")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserFacingError(f"device {self.device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s).")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise UserFacingError(f"device {self.device!r}: Apple's MPS is not available here; use --device cpu or auto.")
+        return self.device
 
     @property
     def cache_path(self) -> Path:

@@ -8,8 +8,12 @@ A manifest has one item per line:
     {"item_id": "q7-dpp", "prompt": "a dog on a beach", "method": "dpp-grpo", "videos": ["clips/0.mp4", ...]}
     {"item_id": "q7-txt", "prompt": "a dog on a beach", "method": "original", "prompts": ["...", ...]}
 optionally with "attention_check": true (a set of identical clips, which an attentive rater scores 1 for
-diversity). Relative video paths are read from the manifest's folder. `--db` defaults to the
-`annotations_db` setting (DPPGRPO_ANNOTATIONS_DB, default data/annotations.db).
+diversity; a JSON boolean, nothing else). Relative video paths are read from the manifest's folder, and
+every clip must be a video file (VIDEO_SUFFIXES) inside that folder or inside the `media_root` setting
+(--media-root / DPPGRPO_MEDIA_ROOT), symbolic links resolved: a manifest naming anything else is refused
+whole, so a study never serves another server file to its annotators. An item has at most MAX_CLIPS clips.
+`--db` defaults to the `annotations_db` setting (DPPGRPO_ANNOTATIONS_DB, default data/annotations.db);
+`status` and `export` only open an existing database.
 
 Blindness: an annotator's item order is a shuffle seeded by their logged seed (the store keeps it,
 so they resume in the same order), and the clips of each item are shuffled by (seed, item_id).
@@ -24,12 +28,17 @@ import random
 import sys
 from pathlib import Path
 
-from dppgrpo_core.annotations import AnnotationError, AnnotationStore
+from dppgrpo_core import checks
+from dppgrpo_core.annotations import MAX_CLIPS, AnnotationStore
+from dppgrpo_core.cli import ArgumentParser, run_main
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import Settings
 
 ATTENTION_METHOD = "attention-check"  # the method name of attention-check items (excluded from method results)
 EXPORT_FORMATS = (".csv", ".jsonl")
+VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".m4v", ".ogv")  # what browsers play; a clip must end in one
+MANIFEST_FIELDS = ("item_id", "prompt", "method", "videos", "prompts", "attention_check")
+MAX_MANIFEST_BYTES = 50_000_000
 
 
 # ----- items -----
@@ -74,50 +83,91 @@ def attention_check_for(item: dict) -> dict:
             "method": ATTENTION_METHOD, key: content, "attention_check": True}
 
 
-def read_manifest(path: str | Path, base_dir: str | Path | None = None) -> list[dict]:
-    """Items of a JSONL manifest, checked line by line (UserFacingError names the line). Relative video
-    paths are resolved against `base_dir` (default: the manifest's folder) and must exist."""
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def clip_path(video, base: Path, roots: list[Path]) -> str:
+    """The resolved path of one clip of a manifest: relative to `base`, inside one of `roots` (symbolic
+    links followed), an existing file with a video suffix; UserFacingError otherwise."""
+    video = checks.text(video, "a clip path", 4096) if isinstance(video, str) else video
+    if not isinstance(video, str):
+        raise UserFacingError(f"clips must be paths (text), got {checks.shown(video)}.")
+    resolved = (base / video).resolve()  # an absolute `video` replaces `base`; `..` and links are resolved
+    if not any(resolved.is_relative_to(root) for root in roots):
+        where = "the manifest's folder" + (" or the media root" if len(roots) > 1 else "")
+        raise UserFacingError(f"clip {checks.shown(video)} is outside {where}; a study may only show clips from there.")
+    if resolved.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UserFacingError(f"clip {checks.shown(video)} is not a video file ({', '.join(VIDEO_SUFFIXES)}).")
+    if not resolved.is_file():
+        raise UserFacingError(f"video not found: {checks.shown(video)}.")
+    return str(resolved)
+
+
+def _manifest_item(item, base: Path, roots: list[Path]) -> dict:
+    if not isinstance(item, dict):
+        raise UserFacingError("expected an object with item_id, prompt, method.")
+    unknown = [key for key in item if key not in MANIFEST_FIELDS]
+    if unknown:
+        raise UserFacingError(f"unknown field {checks.shown(unknown[0])}; the fields are {', '.join(MANIFEST_FIELDS)}.")
+    if bool(item.get("videos")) == bool(item.get("prompts")):
+        raise UserFacingError("give exactly one of \"videos\" or \"prompts\".")
+    for key in ("item_id", "prompt", "method"):
+        if key in item:
+            checks.text(item[key], key, 2000)
+    if "attention_check" in item:
+        checks.boolean(item["attention_check"], "attention_check")
+    key = "videos" if item.get("videos") else "prompts"
+    if not isinstance(item[key], list):
+        raise UserFacingError(f"\"{key}\" must be a list of {'paths' if key == 'videos' else 'prompts'}.")
+    if key == "videos":
+        if len(item["videos"]) > MAX_CLIPS:
+            raise UserFacingError(f"{len(item['videos'])} clips; the Annotate tab shows at most {MAX_CLIPS} per item.")
+        item["videos"] = [clip_path(video, base, roots) for video in item["videos"]]
+    if not item.get("item_id"):
+        item["item_id"] = item_id_for(str(item.get("prompt")), str(item.get("method")), item[key])
+    return item
+
+
+def read_manifest(path: str | Path, base_dir: str | Path | None = None, media_root: str | Path | None = None) -> list[dict]:
+    """Items of a JSONL manifest, all checked (a UserFacingError names the first bad line).
+
+    Relative clip paths are read from `base_dir` (default: the manifest's folder); every clip must resolve
+    inside that folder or `media_root` and be a video file (see `clip_path`).
+    """
     path = Path(path)
     base = Path(base_dir) if base_dir is not None else path.parent
+    roots = [Path(p).expanduser().resolve() for p in (base, media_root) if p is not None]
+    base = base.expanduser().resolve()
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserFacingError(f"Cannot read manifest {path}: {exc}") from None
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise UserFacingError(f"{path.name} is larger than {MAX_MANIFEST_BYTES // 1_000_000} MB.")
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise UserFacingError(f"{path.name} is not UTF-8 text.") from None
+    except OSError as exc:
+        raise UserFacingError(f"Cannot read manifest {checks.shown(str(path))}: {exc.strerror or exc}.") from None
     items = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserFacingError(f"{path.name} line {number}: not JSON ({exc.msg}).") from None
-        if not isinstance(item, dict):
-            raise UserFacingError(f"{path.name} line {number}: expected an object with item_id, prompt, method.")
-        if bool(item.get("videos")) == bool(item.get("prompts")):
-            raise UserFacingError(f"{path.name} line {number}: give exactly one of \"videos\" or \"prompts\".")
-        if item.get("videos"):
-            if not isinstance(item["videos"], list):
-                raise UserFacingError(f"{path.name} line {number}: \"videos\" must be a list of paths.")
-            resolved = []
-            for video in item["videos"]:
-                video_path = Path(str(video)).expanduser()
-                video_path = video_path if video_path.is_absolute() else base / video_path
-                if not video_path.is_file():
-                    raise UserFacingError(f"{path.name} line {number}: video not found: {video_path}")
-                resolved.append(str(video_path.resolve()))
-            item["videos"] = resolved
-        if not item.get("item_id"):
-            content = item.get("videos") or item.get("prompts")
-            item["item_id"] = item_id_for(str(item.get("prompt")), str(item.get("method")), content)
-        items.append(item)
+            item = json.loads(line, parse_constant=_refuse_constant)  # NaN and Infinity are not JSON
+        except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+            raise UserFacingError(f"{path.name} line {number}: not JSON ({getattr(exc, 'msg', exc)}).") from None
+        try:
+            items.append(_manifest_item(item, base, roots))
+        except UserFacingError as exc:
+            raise UserFacingError(f"{path.name} line {number}: {exc}") from None
     if not items:
         raise UserFacingError(f"{path.name} holds no items.")
     return items
 
 
-def import_manifest(store: AnnotationStore, path: str | Path, base_dir: str | Path | None = None) -> int:
+def import_manifest(store: AnnotationStore, path: str | Path, base_dir: str | Path | None = None,
+                    media_root: str | Path | None = None) -> int:
     """Add every item of a manifest to the store, all or none; returns how many."""
-    items = read_manifest(path, base_dir)
+    items = read_manifest(path, base_dir, media_root)
     return store.add_items(items)
 
 
@@ -125,13 +175,18 @@ def export_ratings(store: AnnotationStore, out: str | Path) -> Path:
     """Write every rating (with item prompt, method, attention-check flag) as CSV or JSONL, by the suffix."""
     out = Path(out)
     if out.suffix.lower() not in EXPORT_FORMATS:
-        raise UserFacingError(f"--out must end in {' or '.join(EXPORT_FORMATS)}, got {out.name}.")
-    out.parent.mkdir(parents=True, exist_ok=True)
+        raise UserFacingError(f"--out must end in {' or '.join(EXPORT_FORMATS)}, got {checks.shown(out.name)}.")
+    if out.is_dir():
+        raise UserFacingError(f"--out {checks.shown(str(out))} is a folder; give a file name.")
     frame = store.ratings()
-    if out.suffix.lower() == ".csv":
-        frame.to_csv(out, index=False)
-    else:
-        frame.to_json(out, orient="records", lines=True, force_ascii=False)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".csv":
+            frame.to_csv(out, index=False)
+        else:
+            frame.to_json(out, orient="records", lines=True, force_ascii=False)
+    except OSError as exc:
+        raise UserFacingError(f"Cannot write {checks.shown(str(out))}: {exc.strerror or exc}.") from None
     return out
 
 
@@ -174,10 +229,12 @@ def next_item(store: AnnotationStore, annotator: str) -> tuple[dict | None, int,
 
 # ----- command line -----
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog="python -m dppgrpo_core.study", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     imp = commands.add_parser("import", help="add the items of a JSONL manifest to the study")
     imp.add_argument("manifest")
+    Settings.add_arguments(imp, only=("media_root",))
     exp = commands.add_parser("export", help="write every rating to a .csv or .jsonl file")
     exp.add_argument("--out", required=True)
     commands.add_parser("status", help="count items, annotators and ratings")
@@ -186,26 +243,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def _main(argv) -> int:
     args = parse_args(argv)
-    db = args.db or Settings.from_env().annotations_db
-    try:
+    settings = Settings.from_args(args)
+    db = args.db or settings.annotations_db
+    if args.command == "import":
+        items = read_manifest(args.manifest, media_root=settings.media_root)  # all checked before the store opens
         store = AnnotationStore(db)
-        if args.command == "import":
-            items = read_manifest(args.manifest)
-            store.add_items(items)
-            print(f"added {len(items)} items to {store.path} ({len(store.item_ids())} in the study)")
-        elif args.command == "export":
-            out = export_ratings(store, args.out)
-            print(f"wrote {len(store.ratings())} ratings to {out}")
-        else:
-            ratings = store.ratings()
-            print(f"{store.path}: {len(store.item_ids())} items, {ratings['annotator'].nunique()} annotators, "
-                  f"{len(ratings)} ratings")
-    except (UserFacingError, AnnotationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        store.add_items(items)
+        print(f"added {len(items)} items to {store.path} ({len(store.item_ids())} in the study)")
+    elif args.command == "export":
+        store = AnnotationStore(db, create=False)
+        out = export_ratings(store, args.out)
+        print(f"wrote {len(store.ratings())} ratings to {out}")
+    else:
+        store = AnnotationStore(db, create=False)
+        ratings = store.ratings()
+        print(f"{store.path}: {len(store.item_ids())} items, {ratings['annotator'].nunique()} annotators, "
+              f"{len(ratings)} ratings")
     return 0
+
+
+def main(argv=None) -> int:
+    """The command line (see the module doc): 0, or 2 with one line on stderr for bad input."""
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":

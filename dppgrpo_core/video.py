@@ -4,9 +4,9 @@
     python -m dppgrpo_core.video --prompts-file set.json --model tiny-random-wan --out /tmp/v   # CPU plumbing check
     accelerate launch -m dppgrpo_core.video --prompts-file set.json --out videos/              # one share per GPU
 
-    >>> results = render_videos(["a dog surfing", "a dog on a skateboard"], seeds=0, model="tiny-random-wan",
-    ...                         cache_dir="/tmp/cache")
-    >>> [r.path for r in results]        # /tmp/cache/videos/<hash>.mp4, H.264; None where r.error says why
+    results = render_videos(["a dog surfing", "a dog on a skateboard"], seeds=0, model="tiny-random-wan",
+                            cache_dir="/tmp/cache")
+    [r.path for r in results]        # /tmp/cache/videos/<hash>.mp4, H.264; None where r.error says why
 
 `set.json` is the output of `python -m dppgrpo_core.expand ... --json` or a JSON list of
 strings. Models: `wan2.1` (Wan-AI/Wan2.1-T2V-1.3B-Diffusers; paper settings: guidance 6,
@@ -23,10 +23,10 @@ its prompts one by one, so one bad video is reported while the others still rend
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
+import numbers
 import os
 import shutil
 import sys
@@ -35,10 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import checks
+from .cli import ArgumentParser, real, run_main, whole
 from .errors import UserFacingError
 from .settings import Settings
 
 MAX_PROMPTS = 256
+MAX_PROMPT_CHARS = 2000  # characters of one prompt (the Expand tab's limit; T5 reads about 512 tokens)
+MAX_PROMPTS_FILE_BYTES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -70,17 +74,23 @@ class RenderSettings:
     def cache_fields(self) -> dict:
         return {name: getattr(self, name) for name in self.CACHE_FIELDS}
 
+    # Accepted ranges of the numbers (None = the model's default): checked once for the app and the command line.
+    RANGES = {"steps": (1, 1000), "frames": (1, 1024), "guidance": (0, 100), "height": (16, 4096),
+              "width": (16, 4096), "fps": (1, 240), "batch_size": (1, MAX_PROMPTS)}
+    WHOLE = ("steps", "frames", "height", "width", "fps", "batch_size")
+
     def check(self) -> None:
-        for name in ("steps", "frames", "height", "width", "fps"):
+        """UserFacingError (one line) for a number that is not finite, not whole where it must be, or out of
+        RANGES; a dtype that is not one of auto, bfloat16, float16, float32; a negative prompt that is not text."""
+        for name, (low, high) in self.RANGES.items():
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise UserFacingError(f"{name} must be a positive whole number, got {value!r}.")
-        if self.guidance is not None and self.guidance < 0:
-            raise UserFacingError(f"guidance must be >= 0, got {self.guidance}.")
-        if self.batch_size < 1:
-            raise UserFacingError(f"batch size must be at least 1, got {self.batch_size}.")
+            if value is not None:
+                checks.number(value, name.replace("_", " "), low, high, whole=name in self.WHOLE)
         if self.dtype not in ("auto", "bfloat16", "float16", "float32"):
-            raise UserFacingError(f"dtype must be auto, bfloat16, float16 or float32, got {self.dtype!r}.")
+            raise UserFacingError(f"dtype must be auto, bfloat16, float16 or float32, got {checks.shown(self.dtype)}.")
+        if self.negative_prompt is not None:
+            checks.text(self.negative_prompt, "the negative prompt", MAX_PROMPT_CHARS, allow_empty=True)
+        checks.number(self.timeout_s, "timeout", 0.001, 7 * 24 * 3600)
 
 
 @dataclass
@@ -114,17 +124,21 @@ def video_key(model_id: str, prompt: str, seed: int, settings: RenderSettings) -
 
 def videos_dir(cache_dir: str | os.PathLike) -> Path:
     path = Path(cache_dir).expanduser() / "videos"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserFacingError(f"Cannot use the cache folder {checks.shown(str(path))}: {exc.strerror or exc}.") from None
     return path
 
 
 def seed_list(seeds, n: int) -> list[int]:
-    """One seed per prompt. An int gives every prompt the same seed, so the videos differ only by prompt."""
+    """One seed per prompt. An int gives every prompt the same seed, so the videos differ only by prompt.
+    Each seed is a whole number from 0 to 2**63 - 1 (UserFacingError otherwise)."""
     if seeds is None:
         seeds = 0
-    if isinstance(seeds, int):
-        return [seeds] * n
-    seeds = [int(s) for s in seeds]
+    if isinstance(seeds, (numbers.Number, str)):
+        return [checks.seed(seeds)] * n
+    seeds = [checks.seed(s) for s in seeds]
     if len(seeds) != n:
         raise UserFacingError(f"Give one seed for all prompts or one per prompt: {len(seeds)} seeds for {n} prompts.")
     return seeds
@@ -134,12 +148,27 @@ def parse_seeds(text: str | int | None, n: int) -> list[int]:
     """'7' -> [7]*n; '0, 1, 2' -> [0, 1, 2] (one per prompt)."""
     if text is None or str(text).strip() == "":
         return seed_list(0, n)
-    parts = [p for p in str(text).replace(";", ",").replace(" ", ",").split(",") if p]
+    text = str(text)
+    if len(text) > 20 * (MAX_PROMPTS + 1):
+        raise UserFacingError(f"Seeds: too long a list ({len(text):,} characters).")
+    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
     try:
         values = [int(p) for p in parts]
     except ValueError:
-        raise UserFacingError(f"Seeds must be whole numbers separated by commas, got {text!r}.") from None
+        raise UserFacingError(f"Seeds must be whole numbers separated by commas, got {checks.shown(text)}.") from None
     return seed_list(values[0] if len(values) == 1 else values, n)
+
+
+def check_prompts(prompts) -> list[str]:
+    """The prompts as a list of text (valid Unicode, no control characters, at most MAX_PROMPT_CHARS each and
+    MAX_PROMPTS in all); an empty prompt stays (it is reported as that video's error)."""
+    prompts = list(prompts)
+    if not prompts:
+        raise UserFacingError("There are no prompts to render.")
+    if len(prompts) > MAX_PROMPTS:
+        raise UserFacingError(f"At most {MAX_PROMPTS} prompts per render, got {len(prompts)}.")
+    return [checks.text(p, f"prompt {i}", MAX_PROMPT_CHARS, multiline=True, allow_empty=True)
+            for i, p in enumerate(prompts, 1)]
 
 
 # -- mp4 files ------------------------------------------------------------------------------------
@@ -215,11 +244,7 @@ def render_videos(
     """
     from .video_backends import load_backend
 
-    prompts = [str(p) for p in prompts]
-    if not prompts:
-        raise UserFacingError("There are no prompts to render.")
-    if len(prompts) > MAX_PROMPTS:
-        raise UserFacingError(f"At most {MAX_PROMPTS} prompts per render, got {len(prompts)}.")
+    prompts = check_prompts(prompts)
     seeds = seed_list(seeds, len(prompts))
     settings = settings or RenderSettings()
     settings.check()
@@ -306,12 +331,19 @@ def _write_sidecar(job: VideoJob, model_id: str, settings: RenderSettings) -> No
 
 def load_prompt_set(path: str | os.PathLike) -> dict:
     """{"query", "method", "prompts"} from an expansion's --json output, a rendered set, or a list of strings."""
+    shown = checks.shown(str(path))
     try:
-        data = json.loads(Path(path).read_text())
+        if Path(path).stat().st_size > MAX_PROMPTS_FILE_BYTES:
+            raise UserFacingError(f"{shown} is larger than {MAX_PROMPTS_FILE_BYTES // 1_000_000} MB.")
+        data = json.loads(Path(path).read_bytes().decode("utf-8"), parse_constant=_not_json)
     except FileNotFoundError:
-        raise UserFacingError(f"No such prompts file: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserFacingError(f"Cannot read {path} as JSON: {exc}") from None
+        raise UserFacingError(f"No such prompts file: {shown}") from None
+    except UnicodeDecodeError:
+        raise UserFacingError(f"{shown} is not UTF-8 text.") from None
+    except OSError as exc:
+        raise UserFacingError(f"Cannot read {shown}: {exc.strerror or exc}.") from None
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+        raise UserFacingError(f"Cannot read {shown} as JSON: {getattr(exc, 'msg', exc)}.") from None
     query, method = None, None
     if isinstance(data, dict):
         query, method = data.get("query"), data.get("method")
@@ -323,25 +355,55 @@ def load_prompt_set(path: str | os.PathLike) -> dict:
         prompts = data
     if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
         raise UserFacingError(
-            f"{path} must hold a non-empty JSON list of prompt strings, or an expansion's --json output "
+            f"{shown} must hold a non-empty JSON list of prompt strings, or an expansion's --json output "
             '(an object with "steps": [{"prompt": ...}, ...]).'
         )
+    prompts = check_prompts(prompts)
+    query = checks.text(query, "query", MAX_PROMPT_CHARS, multiline=True) if isinstance(query, str) else None
+    method = checks.text(method, "method", 100) if isinstance(method, str) else None
     return {"query": query, "method": method, "prompts": prompts}
 
 
+def _not_json(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def check_out_folder(out: str | os.PathLike) -> Path:
+    """The output folder, made and proven writable (a probe file is written and removed) before any rendering:
+    UserFacingError for an existing file, a read-only place, or a folder that cannot be made."""
+    out = Path(out).expanduser()
+    shown = checks.shown(str(out))
+    if out.exists() and not out.is_dir():
+        raise UserFacingError(f"--out {shown} is a file; give a folder for the videos and manifest.json.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserFacingError(f"Cannot write to --out {shown}: {exc.strerror or exc}.") from None
+    manifest = out / "manifest.json"
+    if manifest.exists() and not manifest.is_file():
+        raise UserFacingError(f"{checks.shown(str(manifest))} is not a file; choose another --out.")
+    return out
+
+
 def _parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m dppgrpo_core.video", description="Render one video per prompt.")
+    p = ArgumentParser(prog="python -m dppgrpo_core.video", description="Render one video per prompt.")
     p.add_argument("--prompts-file", required=True, help="expansion --json output, or a JSON list of strings")
     p.add_argument("--model", default=None, help="wan2.1, cogvideox, tiny-random-wan, tiny-random-cogvideox, "
                    "wan2.1:PATH, cogvideox:PATH, or 'command:TEMPLATE' (env DPPGRPO_VIDEO_MODEL)")
     p.add_argument("--out", required=True, help="folder for the videos (copies of the cache) and manifest.json")
     p.add_argument("--seeds", default="0", help="one seed for all prompts, or one per prompt: '0,1,2,3'")
-    for name, kind in (("steps", int), ("frames", int), ("guidance", float), ("height", int), ("width", int),
-                       ("fps", int)):
-        p.add_argument(f"--{name}", type=kind, default=None, help="default: the model's")
+    ranges = RenderSettings.RANGES
+    for name in ("steps", "frames", "guidance", "height", "width", "fps"):
+        kind = whole(*ranges[name]) if name in RenderSettings.WHOLE else real(*ranges[name])
+        p.add_argument(f"--{name}", type=kind, default=None,
+                       help=f"{ranges[name][0]} to {ranges[name][1]}; default: the model's")
     p.add_argument("--negative-prompt", default=None)
     p.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"])
-    p.add_argument("--batch-size", type=int, default=4, help="prompts per pipeline call (halved on out-of-memory)")
+    p.add_argument("--batch-size", type=whole(*ranges["batch_size"]), default=4,
+                   help="prompts per pipeline call (halved on out-of-memory)")
     p.add_argument("--cpu-offload", action="store_true", help="diffusers model CPU offload")
     p.add_argument("--vae-tiling", action="store_true")
     p.add_argument("--vae-slicing", action="store_true")
@@ -371,59 +433,72 @@ def _export(results: list[VideoResult], prompt_set: dict, out: Path, model: str)
     return path
 
 
-def main(argv=None) -> int:
-    args = _parse_args(argv)
+def _export_checked(results: list[VideoResult], prompt_set: dict, out: Path, model: str) -> Path:
     try:
-        from tqdm.auto import tqdm
+        return _export(results, prompt_set, out, model)
+    except OSError as exc:  # --out was checked before rendering; the disk may still fill up
+        raise UserFacingError(f"Cannot write the videos to {checks.shown(str(out))}: {exc.strerror or exc}.") from None
 
-        settings = Settings.from_args(args)
-        model = args.model or settings.video_model
-        prompt_set = load_prompt_set(args.prompts_file)
-        prompts = prompt_set["prompts"]
-        seeds = parse_seeds(args.seeds, len(prompts))
-        render = RenderSettings(
-            steps=args.steps, frames=args.frames, guidance=args.guidance, height=args.height, width=args.width,
-            fps=args.fps, negative_prompt=args.negative_prompt, dtype=args.dtype, batch_size=args.batch_size,
-            cpu_offload=args.cpu_offload, vae_tiling=args.vae_tiling, vae_slicing=args.vae_slicing,
-            allow_cpu=args.allow_cpu,
-        )
-        from .video_backends import load_backend
 
-        backend = load_backend(model)  # bad model names fail here, before any process split
-        state, device, indices = None, settings.device, list(range(len(prompts)))
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under `accelerate launch`: one share of prompts per GPU
-            from accelerate import PartialState
+def _main(argv) -> int:
+    args = _parse_args(argv)
+    from tqdm.auto import tqdm
 
-            state = PartialState()
-            device = str(state.device)
-            with state.split_between_processes(indices) as share:
-                indices = list(share)
-        position = state.process_index if state else 0
-        with tqdm(total=len(indices), desc=f"render {model}"[:40], unit="video", file=sys.stderr,
-                  position=position) as bar:
-            mine = render_videos(
-                [prompts[i] for i in indices], [seeds[i] for i in indices], model, render, settings.cache_dir,
-                device, on_result=lambda r: bar.update(1), backend=backend,
-            ) if indices else []
-        for r, i in zip(mine, indices):
-            r.index = i
-        results = mine
-        if state is not None:
-            from accelerate.utils import gather_object
+    settings = Settings.from_args(args)
+    model = args.model or settings.video_model
+    prompt_set = load_prompt_set(args.prompts_file)
+    prompts = prompt_set["prompts"]
+    seeds = parse_seeds(args.seeds, len(prompts))
+    render = RenderSettings(
+        steps=args.steps, frames=args.frames, guidance=args.guidance, height=args.height, width=args.width,
+        fps=args.fps, negative_prompt=args.negative_prompt, dtype=args.dtype, batch_size=args.batch_size,
+        cpu_offload=args.cpu_offload, vae_tiling=args.vae_tiling, vae_slicing=args.vae_slicing,
+        allow_cpu=args.allow_cpu,
+    )
+    render.check()
+    from .video_backends import load_backend
 
-            results = sorted(gather_object(mine), key=lambda r: r.index)
-            if not state.is_main_process:
-                return 0
-        manifest = _export(results, prompt_set, Path(args.out), model)
-    except UserFacingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    backend = load_backend(model)  # bad model names fail here, before any process split
+    state, device, indices = None, settings.device, list(range(len(prompts)))
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under `accelerate launch`: one share of prompts per GPU
+        from accelerate import PartialState
+
+        state = PartialState()
+        device = str(state.device)
+        with state.split_between_processes(indices) as share:
+            indices = list(share)
+    else:
+        settings.check_device()  # --device bogus: a device error, before any model loads
+    if state is None or state.is_main_process:
+        check_out_folder(args.out)  # a file or a read-only place: refused before hours of rendering
+    position = state.process_index if state else 0
+    with tqdm(total=len(indices), desc=f"render {model}"[:40], unit="video", file=sys.stderr,
+              position=position) as bar:
+        mine = render_videos(
+            [prompts[i] for i in indices], [seeds[i] for i in indices], model, render, settings.cache_dir,
+            device, on_result=lambda r: bar.update(1), backend=backend,
+        ) if indices else []
+    for r, i in zip(mine, indices):
+        r.index = i
+    results = mine
+    if state is not None:
+        from accelerate.utils import gather_object
+
+        results = sorted(gather_object(mine), key=lambda r: r.index)
+        if not state.is_main_process:
+            return 0
+    manifest = _export_checked(results, prompt_set, Path(args.out), model)
     failed = [r for r in results if r.error]
     for r in failed:
-        print(f"video {r.index} failed: {r.error}  (prompt: {r.prompt[:80]})", file=sys.stderr)
+        print(f"video {r.index} failed: {r.error}  (prompt: {r.prompt[:80]!r})", file=sys.stderr)
     print(f"{len(results) - len(failed)} of {len(results)} videos in {args.out} "
           f"({sum(r.cached for r in results)} from the cache); manifest: {manifest}")
     return 1 if failed else 0
+
+
+def main(argv=None) -> int:
+    """The command line: 0 when every video rendered, 1 when some failed, 2 with one line for bad input."""
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ ones) and a command template for black-box APIs.
     >>> backend = load_backend("wan2.1")          # Wan-AI/Wan2.1-T2V-1.3B-Diffusers, paper settings
     >>> backend.defaults
     {'steps': 40, 'frames': 81, 'guidance': 6.0, 'height': 480, 'width': 832, 'fps': 16}
-    >>> load_backend("command:veo3-cli --prompt {prompt} --seed {seed} --out {out}")
+    >>> type(load_backend("command:veo3-cli --prompt {prompt} --seed {seed} --out {out}")).__name__
+    'CommandBackend'
 
 A backend has `cache_id` (what names its weights in the cache key), `defaults`,
 `max_batch_size`, `resolve(settings, device)` (fill defaults, check them), `prepare(settings,

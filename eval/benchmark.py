@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dppgrpo_core import cli
 from dppgrpo_core.errors import ModelUnavailable, UserFacingError
 from dppgrpo_core.settings import Settings
 
@@ -221,17 +222,19 @@ def efficiency_table(set_rows: list[dict], video_rows: list[dict], methods: list
 def parse_args(argv=None) -> argparse.Namespace:
     from dppgrpo_core.expand import ExpandConfig
 
-    parser = argparse.ArgumentParser(prog="python -m eval.benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n-prompts", type=int, default=200, help="seeded subset of the 944 VBench prompts")
-    parser.add_argument("--k", type=int, default=8, help="prompts (and videos) per set")
+    from dppgrpo_core.expand import MAX_K
+
+    parser = cli.ArgumentParser(prog="python -m eval.benchmark", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n-prompts", type=cli.whole(1, 10_000), default=200, help="seeded subset of the VBench prompts")
+    parser.add_argument("--k", type=cli.whole(1, MAX_K), default=8, help=f"prompts (and videos) per set, 1 to {MAX_K}")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma-separated expansion methods")
     parser.add_argument("--out", default=None, help="output folder (default: CACHE_DIR/benchmarks/latest)")
-    parser.add_argument("--seed", type=int, default=0, help="picks the prompt subset and seeds every expansion")
+    parser.add_argument("--seed", type=cli.seed(), default=0, help="picks the prompt subset and seeds every expansion")
     ExpandConfig.add_arguments(parser)  # --lambda-div, --lambda-rel, --temperature, --n-candidates, ...
     parser.add_argument("--videos", default=None, help="folder of rendered videos (see above) for the video table")
-    parser.add_argument("--n-frames", type=int, default=8, help="frames sampled per video")
-    parser.add_argument("--entropy-k", type=int, default=20, help="top-k eigenvalues of TCE/TIE (capped at videos-1)")
+    parser.add_argument("--n-frames", type=cli.whole(1, 256), default=8, help="frames sampled per video")
+    parser.add_argument("--entropy-k", type=cli.whole(1, 10_000), default=20, help="top-k eigenvalues of TCE/TIE (capped at videos-1)")
     parser.add_argument("--inception", default=None, help="TorchScript Inception-v3 file for TIE (else TIE is n/a)")
     Settings.add_arguments(parser)  # --adapter, --policy, --embedder, --image-encoder, --device, --cache-dir, ...
     return parser.parse_args(argv)
@@ -282,6 +285,9 @@ def run(args: argparse.Namespace, log=print) -> Path:
                     log(f"warning: {failures[-1]}")
                 bar.update(1)
 
+    if not results:  # nothing to measure: a report of empty tables would read as a result
+        raise UserFacingError(f"every expansion failed ({len(failures)}); the first: {failures[0]}" if failures
+                              else "no prompt set was made.")
     set_rows = []
     for (prompt, method), result in results.items():
         vectors = embed([s["prompt"] for s in result["steps"]], embedder).numpy()
@@ -323,16 +329,16 @@ def _video_rows(args, settings, prompts, methods, out):
     return rows, video_metric_names(encoder), encoder.name
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        out = run(args, log=lambda line: print(line, file=sys.stderr))
-    except UserFacingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def _main(argv: list[str]) -> int:
+    out = run(parse_args(argv), log=lambda line: print(line, file=sys.stderr))
     print((out / "results.md").read_text(encoding="utf-8"))
     print(f"wrote {out}", file=sys.stderr)
     return 0
+
+
+def main(argv=None) -> int:
+    """The command line (see the module doc): 0, or 2 with one line on stderr for bad input or no result."""
+    return cli.run_main(_main, argv)
 
 
 if __name__ == "__main__":

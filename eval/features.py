@@ -3,9 +3,9 @@
     >>> feats = text_features(["a dog on a beach", "a cat"])          # settings' sentence embedder
     >>> feats.encoder, feats.vectors.shape
     ('packaged:all-MiniLM-L6-v2', (2, 384))
-    >>> enc = load_image_encoder("packaged:efficientnet-lite0")        # offline default, 1,280-d
-    >>> video_features(["a.mp4", "b.mp4"], enc, n_frames=8).vectors.shape   # one row per video
-    (2, 1280)
+
+    enc = load_image_encoder("packaged:efficientnet-lite0")        # offline default, 1,280-d
+    video_features(["a.mp4", "b.mp4"], enc, n_frames=8).vectors.shape   # (2, 1280): one row per video
 
 Image encoders (the `image_encoder` setting):
 - `packaged:efficientnet-lite0`: ImageNet EfficientNet-Lite0 from a PyPI wheel, global-average

@@ -159,6 +159,9 @@ def write_report(out: Path, set_rows: list[dict], video_rows: list[dict], effici
         ]
     md += ["## Efficiency", "", efficiency_markdown(efficiency), "",
            f"Curves: `{OUTPUT_FILES['figure']}` (data in `{OUTPUT_FILES['curves']}`).", ""]
+    if meta.get("failures"):  # sets that could not be made are left out of the tables above: say which
+        md += [f"## Failed expansions ({len(meta['failures'])})", "",
+               *[f"- {failure}" for failure in meta["failures"]], ""]
     text = "\n".join(md)
     (out / OUTPUT_FILES["markdown"]).write_text(text, encoding="utf-8")
     (out / OUTPUT_FILES["meta"]).write_text(json.dumps(meta, indent=2), encoding="utf-8")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import html
 import logging
 import os
 import shutil
@@ -25,12 +24,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from dppgrpo_core.annotations import AnnotationError, AnnotationStore
+from dppgrpo_core.annotations import MAX_CLIPS, MAX_NAME, AnnotationError, AnnotationStore, check_annotator
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.study import attention_check_for, item_from_set, next_item, read_manifest
+from dppgrpo_core.study import VIDEO_SUFFIXES, attention_check_for, item_from_set, next_item, read_manifest
+from pages.context import markdown_text
 
-MAX_CLIPS = 16  # video slots on the page (rows of COLUMNS); larger items are refused with a message
-COLUMNS = 4
+COLUMNS = 4  # video slots: MAX_CLIPS (the core's limit, which import enforces) in rows of COLUMNS
 DIVERSITY_ANCHORS = {
     1: "near-identical clips",
     2: "small differences, mostly the same shot",
@@ -86,6 +85,8 @@ def blind_copy(path: str) -> str:
         stat = source.stat()
     except OSError:
         raise gr.Error("A clip of this item is missing on the server; tell the study organiser.") from None
+    if source.resolve().suffix.lower() not in VIDEO_SUFFIXES:  # a study from before import checked its clips
+        raise gr.Error("A clip of this item is not a video file; tell the study organiser.")
     digest = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:20]
     folder = Path(tempfile.gettempdir()) / "dppgrpo-blind"
     folder.mkdir(exist_ok=True)
@@ -102,7 +103,7 @@ def blind_copy(path: str) -> str:
 
 # ----- views -----
 def _progress(annotator: str, done: int, total: int) -> str:
-    who = html.escape(annotator)
+    who = markdown_text(annotator)
     if total == 0:
         return f"Signed in as **{who}**. The study has no items yet."
     if done >= total:
@@ -121,14 +122,14 @@ def _view(store: AnnotationStore, annotator: str):
     shown = item["shown"]
     if item["videos"] and len(shown) > MAX_CLIPS:
         raise gr.Error(f"This item has {len(shown)} clips; the page shows at most {MAX_CLIPS}. Tell the organiser.")
-    prompt = f"### Prompt\n> {html.escape(item['prompt'])}"
+    prompt = f"### Prompt\n> {markdown_text(item['prompt'])}"
     if item["videos"]:
         videos = [gr.Video(value=blind_copy(shown[i]), visible=True, label=f"clip {i + 1}") if i < len(shown)
                   else gr.Video(value=None, visible=False) for i in range(MAX_CLIPS)]
         text = ""
     else:
         videos = blank_videos
-        text = "### The set\n" + "\n".join(f"{i}. {html.escape(p)}" for i, p in enumerate(shown, 1))
+        text = "### The set\n" + "\n".join(f"{i}. {markdown_text(p)}" for i, p in enumerate(shown, 1))
     state = {"annotator": annotator, "item_id": item["item_id"], "shown_at": time.monotonic()}
     return [state, _progress(annotator, done, total), gr.Column(visible=True), prompt, *videos, text, *reset]
 
@@ -138,10 +139,12 @@ def _annotator_of(ctx, typed: str, request: gr.Request | None) -> str:
         if request is None or not request.username:
             raise gr.Error("Sign in to annotate.")
         return request.username
-    annotator = (typed or "").strip()
-    if not annotator or len(annotator) > 100:
-        raise gr.Error("Type your annotator id (1 to 100 characters) first.")
-    return annotator
+    if not isinstance(typed, str) or not typed.strip() or len(typed.strip()) > MAX_NAME:
+        raise gr.Error(f"Type your annotator id (1 to {MAX_NAME} characters) first.")
+    try:
+        return check_annotator(typed)
+    except UserFacingError as exc:
+        raise gr.Error(str(exc)[0].upper() + str(exc)[1:]) from None
 
 
 def build(ctx) -> None:
@@ -216,27 +219,27 @@ def add_current_set(ctx, rendered: dict | None, expanded: dict | None, attention
     source = rendered if isinstance(rendered, dict) and rendered.get("videos") else expanded
     try:
         item = item_from_set(source)
-        if item.get("videos") and len(item["videos"]) > MAX_CLIPS:
-            raise UserFacingError(f"The set has {len(item['videos'])} clips; the Annotate tab shows at most {MAX_CLIPS}.")
-        items = [item, attention_check_for(item)] if attention else [item]
+        items = [item, attention_check_for(item)] if attention else [item]  # the store refuses > MAX_CLIPS clips
         store = open_store(ctx)
         store.add_items(items)
     except UserFacingError as exc:
         raise gr.Error(str(exc)) from None
     kind = f"{len(item['videos'])} clips" if item.get("videos") else f"{len(item['prompts'])} prompts as text"
     extra = " and its attention check" if attention else ""
-    return (f"Added `{item['item_id']}` ({kind}, prompt *{html.escape(item['prompt'])}*){extra}. "
+    return (f"Added {markdown_text(item['item_id'])} ({kind}, prompt *{markdown_text(item['prompt'])}*){extra}. "
             f"The study has {len(store.item_ids())} items.")
 
 
 def import_manifest_upload(ctx, path: str | None, request) -> str:
-    """Import an uploaded JSONL manifest (relative clip paths are read from the app's working folder)."""
+    """Import an uploaded JSONL manifest. Its clips are read from the `media_root` setting (else the app's
+    working folder), since the upload folder is temporary, and must lie inside it (see `read_manifest`)."""
     _require_admin(ctx, request)
     if not path:
         raise gr.Error("Choose a .jsonl manifest first.")
     try:
+        items = read_manifest(path, base_dir=ctx.settings.media_root or os.getcwd())
         store = open_store(ctx)
-        added = store.add_items(read_manifest(path, base_dir=os.getcwd()))  # the upload folder is temporary
+        added = store.add_items(items)
     except UserFacingError as exc:
         raise gr.Error(str(exc)) from None
     return f"Imported {added} items. The study has {len(store.item_ids())} items."

@@ -62,12 +62,38 @@ def load_benchmark(cache_dir: str, run: str):
     )
 
 
+def small_run_command(cache_dir: str) -> str:
+    """The one command that writes a small run this tab lists (three VBench prompts, K = 4, no language model:
+    about a minute on a CPU)."""
+    out = runs_folder(cache_dir) / "small"
+    home = Path.home()
+    shown = f"~/{out.relative_to(home)}" if out.is_relative_to(home) else str(out)
+    return f"python -m eval.benchmark --n-prompts 3 --k 4 --methods original,composer,dpp-compose --out {shown}"
+
+
+def empty_note(cache_dir: str) -> str:
+    """What a Benchmark tab with no run chosen says: how to make one (or that one is waiting in the list)."""
+    if list_runs(cache_dir):
+        return "Choose a benchmark run in the list above, then press **Load**."
+    return (f"No benchmark run yet. This command makes a small one (three VBench prompts, K = 4, about a minute on "
+            f"a CPU):\n\n```bash\n{small_run_command(cache_dir)}\n```\n\nthen press **Refresh list**. "
+            "Add `iid,dpp-grpo,dpp-rerank` to `--methods` to compare the policy's methods too (slower).")
+
+
 def load_if_chosen(cache_dir: str, run: str):
     """On page load and on choosing a run: like `load_benchmark`, but an empty choice just clears the view."""
     if not (run or "").strip():
-        empty = pd.DataFrame({"note": ["choose a benchmark run above"]})
+        empty = pd.DataFrame({"note": ["no run loaded"]})
         return "", None, empty, empty, empty
     return load_benchmark(cache_dir, run)
+
+
+def validate_choice(cache_dir: str, run):
+    """The Load button's validator: a run chosen from the list, else the message and the page as it was."""
+    if not isinstance(run, str) or not run.strip():
+        return gr.validate(False, "Choose a benchmark run first" + (
+            "." if list_runs(cache_dir) else ": there is none yet (see the command below)."))
+    return gr.validate(run in list_runs(cache_dir), "Choose a run from the list.")
 
 
 def build(ctx) -> None:
@@ -81,6 +107,7 @@ def build(ctx) -> None:
         folder = gr.Dropdown(choices=runs, value=runs[0] if runs else None, label="benchmark run", scale=4)
         refresh = gr.Button("Refresh list", scale=1)
         load = gr.Button("Load", variant="primary", scale=1)
+    note = gr.Markdown("" if runs else empty_note(cache_dir), elem_id="benchmark-note")
     curves = gr.Plot(label="Diversity against set size")
     prompt_table = gr.Dataframe(label="Prompt level (mean and std over prompts)", interactive=False)
     efficiency_table = gr.Dataframe(label="Efficiency", interactive=False)
@@ -89,11 +116,13 @@ def build(ctx) -> None:
         report_md = gr.Markdown()
 
     outputs = [report_md, curves, prompt_table, efficiency_table, video_table]
-    load.click(functools.partial(load_benchmark, cache_dir), inputs=folder, outputs=outputs)
+    load.click(functools.partial(load_benchmark, cache_dir), inputs=folder, outputs=outputs,
+               validator=functools.partial(validate_choice, cache_dir))
     # On page load and on every new choice.
     gr.on(triggers=None, fn=functools.partial(load_if_chosen, cache_dir), inputs=folder, outputs=outputs)
 
     def refresh_runs():
-        return gr.Dropdown(choices=list_runs(cache_dir))
+        found = list_runs(cache_dir)
+        return gr.Dropdown(choices=found), "" if found else empty_note(cache_dir)
 
-    refresh.click(refresh_runs, outputs=folder)
+    refresh.click(refresh_runs, outputs=[folder, note])

@@ -52,11 +52,24 @@ class AppContext:
     rendered_set: gr.State
     auth: list[tuple[str, str]] | None = None  # (user, password) pairs when the app runs with credentials
     admins: set[str] = field(default_factory=set)  # users allowed to read results when auth is on
+    # Kept in the browser across a reload (gr.BrowserState; None in a bare test app): the last Expand set
+    # (request and prompts) and the last Render grid (prompts, video file names). Client data: check on restore.
+    saved_set: gr.BrowserState | None = None
+    saved_grid: gr.BrowserState | None = None
+    allow_cpu: bool = False  # app flag --allow-cpu: full-size video models may run on a CPU (hours per video)
 
     @property
     def model_queue(self) -> dict:
         """Event kwargs for model-heavy work: all such events share one queue slot, so users wait in line."""
         return {"concurrency_id": "models", "concurrency_limit": 1}
+
+
+def on_page_load(fn, inputs=None, outputs=None, **kwargs):
+    """Run `fn` when a browser opens (or reloads) the page: `load` of the Blocks being built."""
+    root = gr.context.Context.root_block
+    if root is None:
+        raise RuntimeError("on_page_load is called while building a gr.Blocks")
+    return root.load(fn, inputs, outputs, **kwargs)
 
 
 def _policy_label(settings: Settings) -> str:

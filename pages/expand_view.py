@@ -20,6 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 TABLE_COLUMNS = ["step", "prompt", "Δ gain", "relevance", "reward"]
+# Plotly shows axis titles as text (a few HTML tags only): plain words, no TeX-like subscripts.
+GAIN_AXIS_TITLE = "Δ log det(L+I): gain of the new prompt"
 
 
 def steps_table(steps: list[dict]) -> pd.DataFrame:
@@ -42,7 +44,7 @@ def gains_figure(steps: list[dict], k: int | None = None, title: str = "Marginal
                     yaxis="y2", line={"color": "#ec4899"})
     fig.update_layout(
         title=title, xaxis={"title": "step", "dtick": 1, "range": [0.5, (k or max(x, default=1)) + 0.5]},
-        yaxis={"title": "Δ = log det(L_{S∪p}+I) − log det(L_S+I)", "rangemode": "tozero"},
+        yaxis={"title": GAIN_AXIS_TITLE, "rangemode": "tozero"},
         yaxis2={"title": "log det(L+I)", "overlaying": "y", "side": "right", "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.25}, margin={"l": 60, "r": 60, "t": 50, "b": 60}, height=380,
     )
@@ -61,6 +63,28 @@ def compare_figure(runs: dict[str, list[dict]], k: int | None = None) -> go.Figu
     if k:
         fig.update_xaxes(range=[0.5, k + 0.5])
     return fig
+
+
+def compare_sets_html(sets: list[dict]) -> str:
+    """The compared sets side by side: each method's Vendi, mean relevance, log det and numbered prompts.
+
+    Each set is {"method", "prompts", "vendi" (None while it runs), "relevance", "log_det"}; all text is escaped.
+
+    >>> print(compare_sets_html([{"method": "iid", "prompts": ["a <b>dog</b>"], "vendi": 1.0, "relevance": 0.5,
+    ...                           "log_det": 0.69}])[-108:])
+    mean relevance <b>0.500</b> · log det <b>0.690</b></p><ol><li>a &lt;b&gt;dog&lt;/b&gt;</li></ol></div></div>
+    """
+    columns = []
+    for item in sets:
+        vendi = "…" if item.get("vendi") is None else f"{item['vendi']:.3f}"
+        prompts = "".join(f"<li>{html.escape(p)}</li>" for p in item["prompts"])
+        columns.append(
+            f"<div class='dpp-compare-set'><h4 style='margin:0 0 .3em'>{html.escape(item['method'])}</h4>"
+            f"<p style='margin:0 0 .3em'>Vendi <b>{vendi}</b> (of at most {len(item['prompts'])}) · "
+            f"mean relevance <b>{item['relevance']:.3f}</b> · log det <b>{item['log_det']:.3f}</b></p>"
+            f"<ol>{prompts}</ol></div>")
+    return ("<div class='dpp-compare' style='display:grid;grid-template-columns:repeat(auto-fit,minmax(280px,1fr));"
+            f"gap:16px'>{''.join(columns)}</div>")
 
 
 def similarity_heatmap(prompts: list[str], kernel) -> go.Figure:
@@ -93,8 +117,38 @@ def write_downloads(result: dict) -> tuple[str, str]:
         json.dump(result, f, indent=2)
     with open(csv_path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["index", "prompt", "gain", "relevance", "reward", "log_det", "method", "query", "seed"])
+        config = result.get("config") or {}
+        writer.writerow(["index", "prompt", "gain", "relevance", "reward", "log_det", "method", "query", "seed",
+                         *CSV_CONFIG, "policy"])
         for s in result["steps"]:
             writer.writerow([s["index"], s["prompt"], s["gain"], s["relevance"], s["reward"], s["log_det"],
-                             result["method"], result["query"], result["seed"]])
+                             result["method"], result["query"], result["seed"],
+                             *[config.get(name) for name in CSV_CONFIG], result.get("policy")])
     return json_path, csv_path
+
+
+# The expansion options repeated on every CSV row, so a CSV alone says how its set was made.
+CSV_CONFIG = ("lambda_div", "lambda_rel", "temperature", "n_candidates", "compose_candidates", "max_retries")
+
+
+def rerun_command(result: dict) -> str:
+    """The command line that makes the same set again (`python -m dppgrpo_core.expand`), from a result dict.
+
+    >>> print(rerun_command({"query": "a dog", "k": 3, "method": "iid", "seed": 7, "config": {"lambda_div": 0.8},
+    ...                      "policy": "packaged:SmolLM2-135M-Instruct"}).replace(" --", "\\n--"))
+    python -m dppgrpo_core.expand 'a dog' -k 3
+    --method iid
+    --seed 7
+    --lambda-div 0.8
+    --policy packaged:SmolLM2-135M-Instruct
+    """
+    import shlex
+
+    words = ["python", "-m", "dppgrpo_core.expand", result["query"], "-k", str(result["k"]),
+             "--method", result["method"], "--seed", str(result["seed"])]
+    for name, value in (result.get("config") or {}).items():
+        words += ["--" + name.replace("_", "-"), str(value)]
+    policy = result.get("policy") or ""
+    if policy and not policy.startswith("configured: "):  # the server's own folder is not named to clients
+        words += ["--policy", policy]
+    return " ".join(shlex.quote(w) for w in words)

@@ -12,18 +12,25 @@ grid rendered once is free the next time.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import importlib.util
+import re
+from pathlib import Path
 from urllib.parse import quote
 
 import gradio as gr
 
+from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import Settings
-from dppgrpo_core.video import MAX_PROMPTS, RenderSettings, parse_seeds, render_videos, videos_dir
-from dppgrpo_core.video_backends import CONFIGURED_MODEL, enabled_models, load_backend, model_for_client
-from pages.context import gpu
+from dppgrpo_core.video import (MAX_PROMPT_CHARS, MAX_PROMPTS, RenderSettings, check_prompts, parse_seeds,
+                                render_videos, videos_dir)
+from dppgrpo_core.video_backends import (CONFIGURED_MODEL, DiffusersBackend, enabled_models, load_backend,
+                                         model_for_client)
+from pages.context import gpu, on_page_load
+from pages.fields import Number
 
 NUMBER_FIELDS = ("steps", "frames", "guidance", "height", "width", "fps")
 EMPTY_GRID = "<p style='opacity:.6'>Rendered videos appear here.</p>"
@@ -37,6 +44,131 @@ def prompts_from_set(prompt_set: dict | None) -> tuple[str, str]:
     if prompt_set.get("query"):
         note += f" for the query *{html.escape(prompt_set['query'])}*"
     return "\n".join(prompt_set["prompts"]), note + "."
+
+
+def prompts_on_new_set(prompt_set: dict | None, current, filled):
+    """A new set from the Expand tab: (prompt box, note, text the tab filled in, "use the new set" button).
+
+    The box takes the new prompts unless the user edited it since the tab last filled it (or typed their own):
+    then their text stays and the note offers the new set with one click."""
+    text, note = prompts_from_set(prompt_set)
+    if text is gr.skip() or isinstance(text, dict):  # no prompts in the set
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    current = current if isinstance(current, str) else ""
+    if current.strip() and current != (filled or "") and current.strip() != text:
+        kept = (f"A new set came from the Expand tab ({len(prompt_set['prompts'])} prompts); **your edited prompts "
+                "are kept**. Press *Use the new set* to replace them.")
+        return gr.skip(), kept, gr.skip(), gr.Button(visible=True)
+    return text, note, text, gr.Button(visible=False)
+
+
+def use_new_set(prompt_set: dict | None):
+    """The "Use the new set" button: the Expand tab's set replaces the edited prompts."""
+    text, note = prompts_from_set(prompt_set)
+    if isinstance(text, dict):
+        return gr.skip(), gr.skip(), gr.skip(), gr.Button(visible=False)
+    return text, note, text, gr.Button(visible=False)
+
+
+def _cpu_only(settings: Settings) -> bool:
+    try:
+        return not settings.check_device().startswith("cuda")
+    except UserFacingError:
+        return True
+
+
+def _full_size(spec: str) -> bool:
+    try:
+        backend = load_backend(spec)
+    except UserFacingError:
+        return False
+    return isinstance(backend, DiffusersBackend) and not backend.tiny
+
+
+def default_model(settings: Settings, allow_cpu: bool = False) -> str:
+    """The model the tab starts with: the server's, unless that is a full-size model and this machine has no
+    CUDA GPU (and no --allow-cpu): then tiny-random-wan, which renders on a CPU in seconds."""
+    configured = next(name for name, spec in enabled_models(settings.video_model).items()
+                      if spec == settings.video_model)
+    if allow_cpu or not _cpu_only(settings) or not _full_size(settings.video_model):
+        return configured
+    return "tiny-random-wan"
+
+
+def hardware_note(settings: Settings, allow_cpu: bool = False) -> str:
+    """One line on what this machine can render, and what the full-size models would need."""
+    if not _cpu_only(settings):
+        return "A CUDA GPU is available: wan2.1 and cogvideox render here (minutes per video)."
+    if allow_cpu:
+        return ("No CUDA GPU here; the server runs with `--allow-cpu`, so wan2.1 and cogvideox may run on the CPU "
+                "(hours per video). tiny-random-wan is the quick plumbing check.")
+    return ("No CUDA GPU here, so the default is **tiny-random-wan**: 16×16 noise in seconds, a plumbing check. "
+            "wan2.1 and cogvideox need a CUDA GPU (Wan2.1-T2V-1.3B needs about 8 GB of GPU memory, per its model "
+            "card); to force them onto this CPU anyway (hours per video), start the app with `--allow-cpu`.")
+
+
+VIDEO_NAME = re.compile(r"[0-9a-f]{24}\.mp4")  # the cache's content-hash names (dppgrpo_core.video)
+
+
+def saved_grid_copy(rendered: dict | None):
+    """What the browser keeps of the session's grid across a reload: prompts, seeds and video file names only."""
+    if not rendered or not rendered.get("videos"):
+        return gr.skip()
+    return {"query": rendered.get("query"), "method": rendered.get("method"), "model": rendered.get("model"),
+            "prompts": list(rendered["prompts"]), "seeds": list(rendered.get("seeds") or []),
+            "videos": [Path(v).name for v in rendered["videos"]]}
+
+
+def grid_from_saved(settings: Settings, saved) -> dict:
+    """A grid kept by the browser (`saved_grid_copy`), checked strictly, as a rendered set whose videos are
+    files of this server's video cache; UserFacingError otherwise (a name that is not a cache file, ...)."""
+    if not isinstance(saved, dict):
+        raise UserFacingError("The kept grid is not an object.")
+    prompts, videos, seeds = saved.get("prompts"), saved.get("videos"), saved.get("seeds") or []
+    if not isinstance(prompts, list) or not isinstance(videos, list) or not isinstance(seeds, list) \
+            or not prompts or len(prompts) != len(videos) or len(seeds) not in (0, len(prompts)):
+        raise UserFacingError("The kept grid does not pair each prompt with one video.")
+    prompts = check_prompts(prompts)
+    folder = videos_dir(settings.cache_dir).resolve()
+    paths = []
+    for name in videos:
+        if not isinstance(name, str) or not VIDEO_NAME.fullmatch(name) or not (folder / name).is_file():
+            raise UserFacingError("A kept video is no longer in the server's video cache.")
+        paths.append(str(folder / name))
+    seeds = [checks.seed(seed) for seed in seeds]
+    model = saved.get("model") if saved.get("model") in enabled_models(settings.video_model) else None
+    query = saved.get("query")
+    query = checks.text(query, "the query", 2000) if query is not None else None
+    method = saved.get("method")
+    method = checks.text(method, "the method", 40) if isinstance(method, str) else "manual"
+    return {"query": query, "method": method, "prompts": prompts, "videos": paths, "seeds": seeds, "model": model,
+            "failed": []}
+
+
+def restore_grid(settings: Settings, saved):
+    """On page load: (grid, status, rendered set, prompt box, filled text) from the grid this browser kept;
+    nothing kept or anything that does not check: every output skipped."""
+    skip = (gr.skip(),) * 5
+    if not saved:
+        return skip
+    try:
+        rendered = grid_from_saved(settings, saved)
+    except UserFacingError:
+        return skip
+    results = [_Shown(i, prompt, path) for i, (prompt, path) in enumerate(zip(rendered["prompts"], rendered["videos"]))]
+    text = "\n".join(rendered["prompts"])
+    status = f"↩ Restored after the reload: the last grid of this browser, **{len(results)} videos**."
+    return grid_html(results), status, rendered, text, text
+
+
+@dataclasses.dataclass
+class _Shown:
+    """A video of a restored grid, shaped like a render result for `grid_html`."""
+
+    index: int
+    prompt: str
+    path: str
+    error: str | None = None
 
 
 def model_choices(configured: str) -> list[tuple[str, str]]:
@@ -77,30 +209,46 @@ def grid_html(results) -> str:
 
 
 def _number(value, name: str, kind=int):
+    """A number field of the form: None when blank, else a finite number in RenderSettings.RANGES."""
     if value is None or value == "":
         return None
-    if kind is int and float(value) != int(value):
-        raise UserFacingError(f"{name} must be a whole number, got {value}.")
-    return kind(value)
+    low, high = RenderSettings.RANGES[name.replace(" ", "_")]
+    return checks.number(value, name, low, high, whole=kind is int)
+
+
+def _flag(value, name: str) -> bool:
+    """A checkbox: True or False (blank counts as False); the text "false" is refused, not read as True."""
+    return False if value is None else checks.boolean(value, name)
 
 
 def render_grid(settings: Settings, prompts_text, model, steps, frames, guidance, height, width, fps, seeds,
-                batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, progress=None):
-    """Render the prompts (one per line) and return (grid html, status markdown, rendered set)."""
+                batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, progress=None, allow_cpu=False):
+    """Render the prompts (one per line) and return (grid html, status markdown, rendered set).
+
+    `allow_cpu` is the server's --allow-cpu (never a client's choice): full-size models may then run on a CPU."""
+    if prompts_text is not None and not isinstance(prompts_text, str):
+        raise gr.Error("Prompts must be text, one per line.")
+    if len(prompts_text or "") > MAX_PROMPTS * (MAX_PROMPT_CHARS + 1):
+        raise gr.Error(f"The prompts are too long ({len(prompts_text):,} characters).")
     prompts = [line.strip() for line in (prompts_text or "").splitlines() if line.strip()]
     if not prompts:
         raise gr.Error("Type prompts, one per line, or expand a prompt in the Expand tab first.")
     if len(prompts) > MAX_PROMPTS:
         raise gr.Error(f"At most {MAX_PROMPTS} prompts per grid, got {len(prompts)}.")
     try:
+        prompts = check_prompts(prompts)  # valid Unicode, no control characters, not too long
         spec = model_for_client(model, settings.video_model)  # a name the server enabled, never a spec
+        if not isinstance(seeds, (str, int, float, type(None))):
+            raise UserFacingError("Seeds must be whole numbers separated by commas.")
         render = RenderSettings(
             steps=_number(steps, "steps"), frames=_number(frames, "frames"),
             guidance=_number(guidance, "guidance", float), height=_number(height, "height"),
             width=_number(width, "width"), fps=_number(fps, "fps"), dtype=dtype or "auto",
-            batch_size=_number(batch_size, "batch size") or 1, cpu_offload=bool(cpu_offload),
-            vae_tiling=bool(vae_tiling), vae_slicing=bool(vae_slicing),
+            batch_size=_number(batch_size, "batch size") or 1,
+            cpu_offload=_flag(cpu_offload, "CPU offload"), vae_tiling=_flag(vae_tiling, "VAE tiling"),
+            vae_slicing=_flag(vae_slicing, "VAE slicing"), allow_cpu=allow_cpu is True,
         )
+        render.check()
         seed_values = parse_seeds(seeds, len(prompts))
 
         def report(fraction: float, text: str) -> None:
@@ -138,30 +286,33 @@ def build(ctx) -> None:
     settings = ctx.settings
     gr.set_static_paths([videos_dir(settings.cache_dir)])  # serve rendered videos by URL, without copying them
     choices = model_choices(settings.video_model)
-    default_model = next(name for name, spec in enabled_models(settings.video_model).items()
-                         if spec == settings.video_model)
+    allow_cpu = getattr(ctx, "allow_cpu", False)
+    start_model = default_model(settings, allow_cpu)
     try:
-        start = model_defaults(settings, default_model)
+        start = model_defaults(settings, start_model)
     except Exception:  # noqa: BLE001 - a bad configured model must not stop the app from starting
         start = [None] * len(NUMBER_FIELDS)
 
     source = gr.Markdown("Expand a prompt in the Expand tab, or type prompts below, one per line.")
     prompts_box = gr.Textbox(label="Prompts, one per line", lines=6, max_lines=30)
+    filled = gr.State("")  # the text this tab last put in the box: anything else is the user's edit
+    use_new = gr.Button("Use the new set from the Expand tab", visible=False, size="sm")
+    gr.Markdown(hardware_note(settings, allow_cpu), elem_id="render-hardware")
     with gr.Row():
-        model = gr.Dropdown(choices, value=default_model, scale=3,
+        model = gr.Dropdown(choices, value=start_model, scale=3,
                             label="Video model (tiny-random-wan: CPU plumbing check)")
         seeds = gr.Textbox("0", label="Seeds: one for all videos, or one per video (0,1,2,...)", scale=2)
         button = gr.Button("Render", variant="primary", scale=1)
     with gr.Accordion("Settings (blank = the model's default)", open=False):
         with gr.Row():
-            steps = gr.Number(start[0], label="steps", precision=0, minimum=1)
-            frames = gr.Number(start[1], label="frames (Wan: 4k+1)", precision=0, minimum=1)
-            guidance = gr.Number(start[2], label="guidance", minimum=0)
-            height = gr.Number(start[3], label="height (multiple of 16)", precision=0, minimum=16)
-            width = gr.Number(start[4], label="width (multiple of 16)", precision=0, minimum=16)
-            fps = gr.Number(start[5], label="fps", precision=0, minimum=1)
+            steps = Number(start[0], label="steps", precision=0, minimum=1)
+            frames = Number(start[1], label="frames (Wan: 4k+1)", precision=0, minimum=1)
+            guidance = Number(start[2], label="guidance", minimum=0)
+            height = Number(start[3], label="height (multiple of 16)", precision=0, minimum=16)
+            width = Number(start[4], label="width (multiple of 16)", precision=0, minimum=16)
+            fps = Number(start[5], label="fps", precision=0, minimum=1)
         with gr.Row():
-            batch_size = gr.Number(4, label="videos per pipeline call (halved on out-of-memory)", precision=0,
+            batch_size = Number(4, label="videos per pipeline call (halved on out-of-memory)", precision=0,
                                    minimum=1)
             dtype = gr.Dropdown(["auto", "bfloat16", "float16", "float32"], value="auto", label="dtype")
             cpu_offload = gr.Checkbox(False, label="CPU offload")
@@ -175,11 +326,14 @@ def build(ctx) -> None:
 
     numbers = [steps, frames, guidance, height, width, fps]
     model.change(functools.partial(model_defaults, settings), inputs=model, outputs=numbers)
-    ctx.prompt_set.change(prompts_from_set, inputs=ctx.prompt_set, outputs=[prompts_box, source])
+    ctx.prompt_set.change(prompts_on_new_set, inputs=[ctx.prompt_set, prompts_box, filled],
+                          outputs=[prompts_box, source, filled, use_new], api_visibility="private")
+    use_new.click(use_new_set, inputs=ctx.prompt_set, outputs=[prompts_box, source, filled, use_new],
+                  api_visibility="private")
 
     @gpu
     def on_render(*args, progress=gr.Progress()):
-        return render_grid(settings, *args, progress=progress)
+        return render_grid(settings, *args, progress=progress, allow_cpu=allow_cpu)
 
     event = button.click(
         on_render,
@@ -188,6 +342,19 @@ def build(ctx) -> None:
         outputs=[grid, status, ctx.rendered_set],
         **ctx.model_queue,
     )
+    saved_grid = getattr(ctx, "saved_grid", None)
+    if saved_grid is not None:  # kept in the browser across a reload
+        event.success(saved_grid_copy, ctx.rendered_set, saved_grid, api_visibility="private",
+                      show_progress="hidden")
+        kept = gr.State(None)  # set on page load only when the browser kept a grid (see the Expand tab)
+        on_page_load(lambda saved: saved or None, saved_grid, kept, api_visibility="private",
+                     show_progress="hidden")
+        restored = kept.change(functools.partial(restore_grid, settings), kept,
+                               [grid, status, ctx.rendered_set, prompts_box, filled], api_visibility="private",
+                               show_progress="hidden")
+        if study is not None:
+            restored.success(lambda rendered: gr.Button(visible=bool(rendered and rendered.get("videos"))),
+                             inputs=ctx.rendered_set, outputs=study, api_visibility="private")
     if study is not None:
         event.success(lambda rendered: gr.Button(visible=bool(rendered and rendered["videos"])),
                       inputs=ctx.rendered_set, outputs=study)

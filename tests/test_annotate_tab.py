@@ -132,7 +132,7 @@ def test_browser_completes_one_item_with_videos(tmp_path):
         write_clip(clips[-1], color)
     db = tmp_path / "annotations.db"
     store = AnnotationStore(db)
-    store.add_items([{"item_id": "v1", "prompt": "a ball <b>rolling</b>", "method": SECRET_METHOD,
+    store.add_items([{"item_id": "v1", "prompt": "a ball <b>rolling</b> `<i>fast</i>`", "method": SECRET_METHOD,
                       "videos": [str(c) for c in clips]}])
     demo, url = launch(Settings(annotations_db=str(db)))  # no sign-in: the annotator types an id
     ARTIFACTS.mkdir(exist_ok=True)
@@ -145,7 +145,9 @@ def test_browser_completes_one_item_with_videos(tmp_path):
             page.get_by_label("Annotator id").fill("walker")
             page.get_by_role("button", name="Start / resume").click()
             page.get_by_text("Item 1 of 1").wait_for(timeout=20000)
-            assert page.get_by_text("a ball <b>rolling</b>").count() >= 1  # escaped, not rendered as HTML
+            # escaped, not rendered as HTML; backticks show as themselves, not as a code span of "&lt;i&gt;"
+            assert page.get_by_text("a ball <b>rolling</b> `<i>fast</i>`").count() >= 1
+            assert "&lt;" not in page.inner_text("body")
             videos = page.locator("video")
             videos.first.wait_for(timeout=20000)
             page.wait_for_function("Array.from(document.querySelectorAll('video')).filter(v => v.readyState >= 1)"
@@ -200,3 +202,109 @@ def test_add_current_set_and_import_upload(tmp_path, monkeypatch):
         add_current_set(signed_in, None, dict(expanded, query="another"), False, SimpleNamespace(username="alice"))
     assert "has 5 items" in add_current_set(signed_in, None, dict(expanded, query="another"), False,
                                             SimpleNamespace(username="lead"))
+
+
+# ----- issue 12: the admin upload refuses server files; user text shows as itself -----
+@pytest.mark.parametrize("clip, message", [
+    ("{tmp}/secret.mp4", "outside the manifest's folder"), ("/etc/hostname", "outside the manifest's folder"),
+    ("../secret.mp4", "outside the manifest's folder"), ("clips/link.mp4", "outside the manifest's folder"),
+    ("clips/notes.txt", "is not a video file"), ("annotations.db", "is not a video file"),
+])
+def test_upload_refuses_a_manifest_naming_a_server_file(tmp_path, clip, message):
+    import gradio as gr
+
+    from pages.annotate import import_manifest_upload
+
+    (tmp_path / "secret.mp4").write_bytes(b"a server file")
+    media = tmp_path / "media"
+    (media / "clips").mkdir(parents=True)
+    (media / "clips" / "a.mp4").write_bytes(b"clip")
+    (media / "clips" / "notes.txt").write_text("notes")
+    (media / "clips" / "link.mp4").symlink_to(tmp_path / "secret.mp4")
+    db = media / "annotations.db"
+    AnnotationStore(db).add_items([{"item_id": "before", "prompt": "p", "method": "m", "prompts": ["a"]}])
+    before = db.read_bytes()
+    upload = tmp_path / "upload" / "m.jsonl"  # Gradio's upload folder: not where clips are read from
+    upload.parent.mkdir()
+    good = {"item_id": "ok", "prompt": "p", "method": "m", "videos": ["clips/a.mp4"]}
+    upload.write_text(json.dumps(good) + "\n" + json.dumps(dict(good, item_id="bad", videos=[
+        "clips/a.mp4", clip.format(tmp=tmp_path)])) + "\n")
+    ctx = SimpleNamespace(settings=Settings(annotations_db=str(db), media_root=str(media)), auth=None, admins=set())
+    with pytest.raises(gr.Error, match=message):
+        import_manifest_upload(ctx, str(upload), None)
+    assert AnnotationStore(db).item_ids() == ["before"] and db.read_bytes() == before  # refused whole
+    upload.write_text(json.dumps(good) + "\n")
+    assert "Imported 1 items" in import_manifest_upload(ctx, str(upload), None)
+    assert AnnotationStore(db).item("ok")["videos"] == [str((media / "clips" / "a.mp4").resolve())]
+
+
+def visible_text(markdown: str) -> str:
+    """What gr.Markdown shows for `markdown`: rendered as CommonMark, tags dropped, entities decoded."""
+    import html
+    import re
+
+    from markdown_it import MarkdownIt
+
+    return html.unescape(re.sub(r"<[^>]+>", "", MarkdownIt("commonmark").render(markdown))).strip()
+
+
+def test_backticks_and_markup_in_prompts_show_literally(tmp_path):
+    from pages.annotate import _view
+
+    prompt = "a `<b>dog</b>` *running* [link](x) C:\\new_folder # 1"
+    store = AnnotationStore(tmp_path / "a.db")
+    store.add_items([{"item_id": "i", "prompt": prompt, "method": "m", "prompts": ["use `code` & <i>tags</i>", "_b_"]}])
+    outputs = _view(store, "ann_1")
+    progress, prompt_md, text_md = outputs[1], outputs[3], outputs[4 + 16]
+    assert visible_text(prompt_md).split() == ["Prompt", *prompt.split()]
+    shown = visible_text(text_md)
+    assert "use `code` & <i>tags</i>" in shown and "_b_" in shown and "&lt;" not in shown
+    assert "Signed in as ann_1." in visible_text(progress)  # the underscore shows, no emphasis
+
+
+# ----- issue 12: "Load results" leaves no copy of the ratings per click -----
+def _gradio_cache() -> Path:
+    import os
+    import tempfile
+
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
+def test_load_results_keeps_one_export_per_session(auth_app, tmp_path):
+    from pages.results import EXPORTS_ROOT
+
+    store, url = auth_app
+
+    def cached_copies():
+        return sorted(_gradio_cache().rglob("ratings.*")) if _gradio_cache().exists() else []
+
+    copies_before, exports_before = cached_copies(), set(EXPORTS_ROOT.iterdir())
+    # The client downloads into its own folder (by default it shares Gradio's, on this one machine).
+    lead = Client(url, auth=("lead", "pw-lead"), verbose=False, download_files=str(tmp_path / "client"))
+    for n in range(3):
+        store.add_rating(f"extra{n}", "check", 1, 1)  # every click exports different ratings
+        *_, csv_path, jsonl_path = lead.predict(api_name="/results")
+        assert len(pd.read_csv(csv_path)) == len(store.ratings()) == len(Path(jsonl_path).read_text().splitlines())
+    new = set(EXPORTS_ROOT.iterdir()) - exports_before
+    assert len(new) == 1, "one export folder per session, replaced on each click"
+    assert sorted(p.name for p in new.pop().iterdir()) == ["ratings.csv", "ratings.jsonl"]
+    assert cached_copies() == copies_before, "Gradio's cache got a copy of the ratings"
+    assert oct(EXPORTS_ROOT.stat().st_mode & 0o777) == "0o700"
+
+
+def test_export_folders_are_replaced_and_pruned(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from pages import results
+
+    monkeypatch.setattr(results, "EXPORTS_ROOT", tmp_path / "exports")
+    first = results.export_folder(None)
+    second = results.export_folder(str(first))
+    assert not first.exists() and second.is_dir() and second.parent == tmp_path / "exports"
+    results._remove(str(tmp_path))  # only ever a folder of EXPORTS_ROOT
+    assert tmp_path.is_dir()
+    old = time.time() - results.EXPORT_TTL_S - 60
+    os.utime(second, (old, old))  # a session that never ended (an API client) or a server that stopped
+    third = results.export_folder(None)
+    assert not second.exists() and third.is_dir()

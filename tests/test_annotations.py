@@ -75,7 +75,7 @@ def test_unknown_item_duplicate_and_bad_annotator_are_refused(store):
         store.add_rating("alice", "item-0000", 4, 4)
     with pytest.raises(AnnotationError, match="annotator id"):
         store.add_rating("  ", "item-0001", 4, 4)
-    with pytest.raises(AnnotationError, match=">= 0"):
+    with pytest.raises(AnnotationError, match="seconds on item must be a number ≥ 0"):
         store.add_rating("alice", "item-0001", 4, 4, seconds=-1)
     assert len(store.ratings()) == 1
     assert issubclass(AnnotationError, UserFacingError)
@@ -159,3 +159,79 @@ def test_writer_killed_mid_write_loses_nothing_committed(tmp_path):
     assert len(rated) <= len(reported) + 1  # at most the one it committed but had not reported yet
     reopened.add_rating("survivor", "item-0000", 5, 5)  # the lock died with the writer
     assert len(reopened.ratings()) == len(rated) + 1
+
+
+# ----- issue 12: what import and the tab agree on, strict booleans, no database made by a typo -----
+def test_an_item_with_more_clips_than_the_tab_shows_is_refused(store):
+    from dppgrpo_core.annotations import MAX_CLIPS
+
+    big = {"item_id": "big", "prompt": "p", "method": "m", "videos": [f"/x/{n}.mp4" for n in range(MAX_CLIPS + 1)]}
+    with pytest.raises(AnnotationError, match=f"{MAX_CLIPS + 1} clips; the Annotate tab shows at most {MAX_CLIPS}"):
+        store.add_items([big])
+    store.add_items([dict(big, videos=big["videos"][:MAX_CLIPS])])
+    assert len(store.item("big")["videos"]) == MAX_CLIPS
+
+
+@pytest.mark.parametrize("value", ["false", "true", 0, 1, "", None])
+def test_attention_check_is_a_strict_boolean(store, value):
+    with pytest.raises(AnnotationError, match="attention_check must be true or false"):
+        store.add_items([{"item_id": "x", "prompt": "p", "method": "m", "prompts": ["a"], "attention_check": value}])
+    assert "x" not in store.item_ids()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("item_id", "a\ud800", "lone surrogate"), ("prompt", "a\x00dog", "control character"),
+    ("method", "x" * 101, "too long"), ("prompts", ["fine", "bad\udfff"], "lone surrogate"),
+])
+def test_item_text_is_checked(store, field, value, message):
+    item = {"item_id": "x", "prompt": "p", "method": "m", "prompts": ["a"], field: value}
+    with pytest.raises(AnnotationError, match=message):
+        store.add_items([item])
+    assert "x" not in store.item_ids()
+
+
+@pytest.mark.parametrize("annotator, comment, message", [
+    ("ann\ud800", None, "lone surrogate"), ("ann\x1b[31m", None, "control character"),
+    ("alice", "nice\udc00", "lone surrogate"), ("alice", "x" * 5000, "too long"),
+    ("alice", "nice\x07", "control character"),
+])
+def test_annotator_and_comment_text_is_checked(store, annotator, comment, message):
+    with pytest.raises(AnnotationError, match=message):
+        store.add_rating(annotator, "item-0000", 3, 3, comment=comment)
+    assert store.ratings().empty
+    store.add_rating("alice", "item-0000", 3, 3, comment="two\nlines are fine")
+    assert store.ratings()["comment"].tolist() == ["two\nlines are fine"]
+
+
+def test_opening_without_create_writes_nothing(tmp_path):
+    missing = tmp_path / "typo" / "x.db"
+    with pytest.raises(AnnotationError, match="No study database at"):
+        AnnotationStore(missing, create=False)
+    assert not (tmp_path / "typo").exists()
+    with pytest.raises(AnnotationError, match="is a folder"):
+        AnnotationStore(tmp_path, create=False)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"\x00not sqlite" * 100)
+    for create in (True, False):
+        with pytest.raises(AnnotationError, match="is not a study database"):
+            AnnotationStore(junk, create=create)
+    assert junk.read_bytes() == b"\x00not sqlite" * 100
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    with pytest.raises(AnnotationError, match="is not a study database"):
+        AnnotationStore(other)
+
+
+def test_annotator_ids_are_plain_names():
+    import doctest
+
+    from dppgrpo_core import annotations
+    from dppgrpo_core.annotations import check_annotator
+
+    assert doctest.testmod(annotations).failed == 0
+    for name in ("ann07", "Zoë Müller", "o'brien", "lead@lab.org", "a-b_c.d+e"):
+        assert check_annotator(f" {name} ") == name
+    for name in ("<b>x</b>", "../x", "a/b", "x;rm", "`id`", "a\tb"):
+        with pytest.raises(AnnotationError):
+            check_annotator(name)

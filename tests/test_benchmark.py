@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dppgrpo_core.errors import UserFacingError
+
 from eval import benchmark
 from eval.benchmark import find_videos, main, parse_args, prompt_id, run
 from eval.prompts import sample_prompts, vbench_prompts
@@ -87,6 +89,24 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys):
     assert main(["--n-prompts", "2", "--k", "3", "--methods", "original", "--out", str(tmp_path),
                  "--videos", str(tmp_path / "nowhere")]) == 2
     assert "not a folder" in capsys.readouterr().err
+    for bad in (["--k", "51"], ["--k", "nan"], ["--seed", "99999999999999999999999"], ["--n-prompts", "0"]):
+        assert main(["--methods", "original", "--out", str(tmp_path / "bad"), *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "bad").exists()  # refused before anything was written
+
+
+def test_a_run_where_every_expansion_fails_exits_2_and_says_why(tmp_path, capsys, monkeypatch):
+    import eval.benchmark as benchmark
+
+    def fail(*args, **kwargs):
+        raise UserFacingError("the policy wrote nothing")
+
+    monkeypatch.setattr(benchmark, "cached_expansion", fail)
+    assert main(["--n-prompts", "2", "--k", "3", "--methods", "original", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "every expansion failed (2)" in err and "the policy wrote nothing" in err
+    assert not (tmp_path / "results.md").exists()
 
 
 def _write_set(folder, shades, render_s):

@@ -196,3 +196,146 @@ def test_docstring_examples(name):
 
     outcome = doctest.testmod(importlib.import_module(name))
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+# ----- issue 12: a manifest names only video clips inside its folder (or the media root), refused whole -----
+def study_folder(tmp_path):
+    """tmp/secret.mp4 (outside), tmp/study/{clips/a.mp4, clips/link.mp4 -> ../../secret.mp4, clips/notes.txt,
+    annotations.db}: the places a manifest may (a.mp4) and may not name."""
+    (tmp_path / "secret.mp4").write_bytes(b"a server file outside the study")
+    study = tmp_path / "study"
+    (study / "clips").mkdir(parents=True)
+    (study / "clips" / "a.mp4").write_bytes(b"clip")
+    (study / "clips" / "notes.txt").write_text("not a video")
+    (study / "clips" / "link.mp4").symlink_to(tmp_path / "secret.mp4")
+    AnnotationStore(study / "annotations.db")
+    return study
+
+
+BAD_CLIPS = {  # clip as written in the manifest -> what the one line says
+    "absolute path outside": ("{tmp}/secret.mp4", "outside the manifest's folder"),
+    "system file": ("/etc/hostname", "outside the manifest's folder"),
+    "dot-dot": ("../secret.mp4", "outside the manifest's folder"),
+    "symlink out": ("clips/link.mp4", "outside the manifest's folder"),
+    "not a video": ("clips/notes.txt", "is not a video file"),
+    "the database": ("annotations.db", "is not a video file"),
+}
+
+
+def write_manifest(path, *items):
+    path.write_text("".join(json.dumps(item) + "\n" for item in items))
+    return path
+
+
+def good_item(item_id="ok", clips=("clips/a.mp4",)):
+    return {"item_id": item_id, "prompt": "a dog", "method": "dpp-grpo", "videos": list(clips)}
+
+
+@pytest.mark.parametrize("case", list(BAD_CLIPS))
+def test_import_refuses_a_manifest_naming_a_server_file(tmp_path, capsys, case):
+    study = study_folder(tmp_path)
+    clip, message = BAD_CLIPS[case]
+    manifest = write_manifest(study / "manifest.jsonl", good_item(),
+                              good_item("bad", ["clips/a.mp4", clip.format(tmp=tmp_path)]))
+    db = tmp_path / "out" / "study.db"
+    assert main(["import", str(manifest), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: manifest.jsonl line 2: clip ") and message in err and err.count("\n") == 1
+    assert not db.exists() and not db.parent.exists()  # refused whole: nothing written, not even line 1
+    with pytest.raises(UserFacingError, match=message):
+        read_manifest(manifest)
+
+
+def test_import_command_line_refuses_a_system_file_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    study = study_folder(tmp_path)
+    manifest = write_manifest(study / "m.jsonl", good_item("x", ["/etc/hostname"]))
+    done = subprocess.run([sys.executable, "-m", "dppgrpo_core.study", "import", str(manifest), "--db",
+                           str(tmp_path / "s.db")], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("error: m.jsonl line 1: clip '/etc/hostname' is outside") and \
+        done.stderr.count("\n") == 1
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_a_clip_under_the_media_root_is_accepted_and_nothing_else(tmp_path, capsys):
+    study = study_folder(tmp_path)
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "m.mp4").write_bytes(b"clip")
+    (tmp_path / "manifests").mkdir()
+    manifest = write_manifest(tmp_path / "manifests" / "m.jsonl", good_item("m", [str(media / "m.mp4")]))
+    db = tmp_path / "s.db"
+    assert main(["import", str(manifest), "--db", str(db)]) == 2  # outside the manifest's folder
+    assert "is outside the manifest's folder; a study" in capsys.readouterr().err
+    assert main(["import", str(manifest), "--db", str(db), "--media-root", str(media)]) == 0
+    assert AnnotationStore(db).item("m")["videos"] == [str((media / "m.mp4").resolve())]
+    write_manifest(manifest, good_item("n", [str(study / "clips" / "a.mp4")]))
+    assert main(["import", str(manifest), "--db", str(db), "--media-root", str(media)]) == 2
+    assert "outside the manifest's folder or the media root" in capsys.readouterr().err
+
+
+def test_import_refuses_an_item_with_more_clips_than_the_annotate_tab_shows(tmp_path, capsys):
+    from dppgrpo_core.annotations import MAX_CLIPS
+
+    study = study_folder(tmp_path)
+    clips = []
+    for n in range(MAX_CLIPS + 1):
+        (study / "clips" / f"{n}.mp4").write_bytes(b"clip")
+        clips.append(f"clips/{n}.mp4")
+    db = tmp_path / "s.db"
+    manifest = write_manifest(study / "m.jsonl", good_item("big", clips))
+    assert main(["import", str(manifest), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert f"{MAX_CLIPS + 1} clips; the Annotate tab shows at most {MAX_CLIPS}" in err and err.count("\n") == 1
+    assert not db.exists()
+    write_manifest(manifest, good_item("fits", clips[:MAX_CLIPS]))
+    assert main(["import", str(manifest), "--db", str(db)]) == 0
+
+
+@pytest.mark.parametrize("value", ["false", "true", 0, 1, None, "no"])
+def test_attention_check_must_be_a_json_boolean(tmp_path, capsys, value):
+    study = study_folder(tmp_path)
+    manifest = write_manifest(study / "m.jsonl", {"item_id": "t", "prompt": "p", "method": "m", "prompts": ["a", "b"],
+                                                  "attention_check": value})
+    db = tmp_path / "s.db"
+    assert main(["import", str(manifest), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert f"attention_check must be true or false, got {value!r}" in err and err.count("\n") == 1
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("command", [["status"], ["export", "--out", "{tmp}/r.csv"]])
+def test_status_and_export_never_create_a_database(tmp_path, capsys, command):
+    typo = tmp_path / "typo" / "x.db"
+    argv = [part.format(tmp=tmp_path) for part in command] + ["--db", str(typo)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: No study database at") and err.count("\n") == 1
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "r.csv").exists()
+
+
+@pytest.mark.parametrize("command", [["status"], ["export", "--out", "{tmp}/r.csv"], ["import", "{manifest}"]])
+@pytest.mark.parametrize("db_kind, message", [("folder", "is a folder, not a study database file"),
+                                              ("not sqlite", "is not a study database"),
+                                              ("under a file", "Cannot create the study database")])
+def test_a_db_that_is_a_folder_or_not_sqlite_is_one_line(tmp_path, capsys, command, db_kind, message):
+    study = study_folder(tmp_path)
+    manifest = write_manifest(study / "m.jsonl", good_item())
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not an SQLite file\n" * 200)
+    db = {"folder": tmp_path / "afolder", "not sqlite": junk, "under a file": junk / "x.db"}[db_kind]
+    if db_kind == "folder":
+        db.mkdir()
+    if db_kind == "under a file" and command[0] != "import":
+        message = "No study database"
+    argv = [part.format(tmp=tmp_path, manifest=manifest) for part in command] + ["--db", str(db)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert junk.read_bytes() == b"this is not an SQLite file\n" * 200  # never written to
+    assert not (tmp_path / "r.csv").exists()

@@ -147,7 +147,10 @@ def test_missing_weights_say_where_to_get_them(tmp_path):
     ("no-such-model", RenderSettings(), "Unknown video model"),
     ("tiny-random-wan", RenderSettings(frames=8), "4k\\+1"),
     ("tiny-random-wan", RenderSettings(height=20), "multiples of 16"),
-    ("tiny-random-wan", RenderSettings(steps=0), "steps must be a positive"),
+    ("tiny-random-wan", RenderSettings(steps=0), "steps must be a whole number from 1 to 1000, got 0"),
+    ("tiny-random-wan", RenderSettings(guidance=float("nan")), "guidance must be a number from 0 to 100, got nan"),
+    ("tiny-random-wan", RenderSettings(guidance=float("inf")), "guidance must be a number from 0 to 100, got inf"),
+    ("tiny-random-wan", RenderSettings(width=10**9), "width must be a whole number from 16 to 4096"),
 ])
 def test_bad_settings_are_refused_before_rendering(tmp_path, model, settings, message):
     with pytest.raises(UserFacingError, match=message):

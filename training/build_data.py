@@ -12,7 +12,6 @@ left out, and the card reports the overlap that remains (0).
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import re
@@ -23,6 +22,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from dppgrpo_core import checks
+from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, whole
 from dppgrpo_core.embedder import embed, load_embedder
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import Settings
@@ -31,6 +32,12 @@ from .architect import all_base_prompts, propose_variants
 from .critic import MAX_SIMILARITY, MIN_RELEVANCE, select_variants
 
 VBENCH_NEAR = 0.9  # a base prompt this close (cosine) to a VBench prompt counts as overlapping
+MAX_CANDIDATES = 1000  # architect candidates per base prompt (each is embedded)
+
+
+def max_base_prompts() -> int:
+    """How many base prompts the templates can make at most: every subject × action × place (14,160)."""
+    return len(all_base_prompts())
 
 
 def normalise(text: str) -> str:
@@ -68,6 +75,10 @@ def build(n_base: int, seed: int, k: int = 10, n_candidates: int = 40, test_frac
     """Rows {"query", "variants", "split"} and statistics for the card. Same arguments → same rows."""
     if n_base < 1 or k < 2 or n_candidates < k:
         raise UserFacingError(f"need --n-base ≥ 1, --k ≥ 2 and --candidates ≥ --k (got {n_base}, {k}, {n_candidates}).")
+    if n_base > max_base_prompts():  # known before any work: never walk every combination to find out
+        raise UserFacingError(f"--n-base {n_base:,}: the templates make at most {max_base_prompts():,} base prompts.")
+    if n_candidates > MAX_CANDIDATES:
+        raise UserFacingError(f"--candidates {n_candidates:,}: at most {MAX_CANDIDATES:,} per base prompt.")
     embedder = embedder or load_embedder()
     rng = random.Random(seed)
     pool = all_base_prompts()
@@ -189,30 +200,58 @@ def write(rows: list[dict], stats: dict, out: Path) -> None:
     (out / "README.md").write_text(CARD.format(**stats, vbench_near=VBENCH_NEAR, max_log_det=stats["k"] * math.log(2)))
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n-base", type=int, default=3000, help="base prompts (the paper: 3,000)")
-    parser.add_argument("--seed", type=int, default=0)
+def check_out(out: str) -> Path:
+    """The output folder, made and proven writable before the build (minutes) starts."""
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UserFacingError(f"--out {checks.shown(out)} is a file; give a folder.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserFacingError(f"Cannot write to --out {checks.shown(out)}: {exc.strerror or exc}.") from None
+    return path
+
+
+def _main(argv) -> int:
+    parser = ArgumentParser(prog="python -m training.build_data", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n-base", type=whole(1, None), default=3000,
+                        help=f"base prompts (the paper: 3,000; the templates make at most {max_base_prompts():,})")
+    parser.add_argument("--seed", type=seed(), default=0)
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--k", type=int, default=10, help="variants per base prompt")
-    parser.add_argument("--candidates", type=int, default=40, help="architect candidates per base prompt")
-    parser.add_argument("--test-fraction", type=float, default=0.05)
-    parser.add_argument("--min-relevance", type=float, default=MIN_RELEVANCE)
-    parser.add_argument("--max-similarity", type=float, default=MAX_SIMILARITY)
+    parser.add_argument("--k", type=whole(2, 100), default=10, help="variants per base prompt")
+    parser.add_argument("--candidates", type=whole(2, MAX_CANDIDATES), default=40,
+                        help="architect candidates per base prompt")
+    parser.add_argument("--test-fraction", type=real(0, 1), default=0.05)
+    parser.add_argument("--min-relevance", type=real(-1, 1), default=MIN_RELEVANCE)
+    parser.add_argument("--max-similarity", type=real(-1, 1), default=MAX_SIMILARITY)
     Settings.add_arguments(parser, only=("embedder", "device"))
     args = parser.parse_args(argv)
+    if args.n_base > max_base_prompts():
+        raise UserFacingError(f"--n-base {args.n_base:,}: the templates make at most {max_base_prompts():,} "
+                              "base prompts.")
+    if args.candidates < args.k:
+        raise UserFacingError(f"--candidates ({args.candidates}) must be at least --k ({args.k}).")
+    settings = Settings.from_args(args)
+    settings.check_device()
+    out = check_out(args.out)
+    rows, stats = build(args.n_base, args.seed, args.k, args.candidates, args.test_fraction, args.min_relevance,
+                        args.max_similarity, embedder=load_embedder(settings=settings))
     try:
-        settings = Settings.from_args(args)
-        rows, stats = build(args.n_base, args.seed, args.k, args.candidates, args.test_fraction, args.min_relevance,
-                            args.max_similarity, embedder=load_embedder(settings=settings))
-        write(rows, stats, Path(args.out))
-    except UserFacingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        write(rows, stats, out)
+    except OSError as exc:
+        raise UserFacingError(f"Cannot write the dataset to {checks.shown(args.out)}: {exc.strerror or exc}.") from None
     print(f"{stats['n_base']} base prompts × {stats['k']} variants → {args.out} "
           f"(train {stats['train']}, test {stats['test']}; VBench overlap {stats['vbench_exact_overlap']} exact, "
           f"{stats['vbench_near_overlap']} near)")
     return 0
+
+
+def main(argv=None) -> int:
+    """The command line: 0, or 2 with one line on stderr for bad input."""
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":

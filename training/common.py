@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
+from dppgrpo_core import checks
+from dppgrpo_core.cli import run_main
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.policy import resolve_policy_path
 from dppgrpo_core.settings import Settings
@@ -48,18 +49,36 @@ def finish(trainer, output_dir: str, title: str) -> None:
         figure.write_html(str(Path(output_dir) / "training_curves.html"), include_plotlyjs=True)
 
 
-def resume_arg(value):
-    """trl's resume_from_checkpoint is a string: "true" / "latest" mean the newest checkpoint in output_dir."""
-    if isinstance(value, str) and value.strip().lower() in ("true", "latest"):
-        return True
-    return value or None
+def resume_arg(value, output_dir: str | None = None):
+    """The checkpoint folder to resume from, checked before any model loads; None to start afresh.
+
+    trl's resume_from_checkpoint is a string: "true" / "latest" mean the newest checkpoint-N in output_dir,
+    "false" / "none" / "" mean none, anything else is a checkpoint folder. Nothing to resume is a
+    UserFacingError (one line), not a trainer traceback after the model has loaded.
+    """
+    if value is None or value is False:
+        return None
+    text = str(value).strip()
+    if text.lower() in ("", "false", "none", "no"):
+        return None
+    if value is True or text.lower() in ("true", "latest"):
+        if output_dir is None:
+            return True
+        from transformers.trainer_utils import get_last_checkpoint
+
+        last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+        if last is None:
+            raise UserFacingError(f"nothing to resume: {checks.shown(str(output_dir))} holds no checkpoint-N folder "
+                                  "(drop --resume_from_checkpoint to start afresh)")
+        return last
+    folder = Path(text).expanduser()
+    if not (folder / "trainer_state.json").is_file():
+        raise UserFacingError(f"nothing to resume: {checks.shown(text)} is not a checkpoint folder (no "
+                              "trainer_state.json); give output_dir/checkpoint-N or `true` for the latest")
+    return str(folder)
 
 
 def run_cli(main, argv) -> int:
-    """Run `main(argv)`; a UserFacingError becomes one line on stderr and exit status 2."""
-    try:
-        main(list(sys.argv[1:] if argv is None else argv))
-    except UserFacingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    """Run `main(argv)`; a UserFacingError (or an argument that is not UTF-8) becomes one line on stderr and
+    exit status 2 (dppgrpo_core.cli.run_main)."""
+    return run_main(main, argv)

@@ -11,6 +11,7 @@ becomes one `UserFacingError` line, which the commands print before exiting with
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -18,7 +19,10 @@ from pathlib import Path
 
 import yaml
 
+from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
+
+MAX_CONFIG_BYTES = 1_000_000  # a recipe is a few dozen lines
 
 
 @dataclass
@@ -83,16 +87,26 @@ def _accepts(annotation, value) -> bool:
 def check_yaml(path: str, dataclass_types) -> dict:
     """The recipe's mapping, or a UserFacingError naming the file and the first problem."""
     file = Path(path)
+    shown = checks.shown(str(path))
     if not file.is_file():
-        raise UserFacingError(f"config file {path} does not exist")
+        raise UserFacingError(f"config file {shown} does not exist")
     try:
-        data = yaml.safe_load(file.read_text())
+        if file.stat().st_size > MAX_CONFIG_BYTES:
+            raise UserFacingError(f"config file {shown} is larger than {MAX_CONFIG_BYTES // 1000} kB")
+        text = file.read_bytes().decode("utf-8")
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise UserFacingError(f"config file {shown} is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UserFacingError(f"cannot read config file {shown}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise UserFacingError(f"config file {shown} is nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        raise UserFacingError(f"config file {path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from exc
+        raise UserFacingError(f"config file {shown} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
-        raise UserFacingError(f"config file {path} must be a YAML mapping of field: value, got {type(data).__name__}")
+        raise UserFacingError(f"config file {shown} must be a YAML mapping of field: value, got {type(data).__name__}")
     known = {}
     for cls in dataclass_types:
         hints = typing.get_type_hints(cls)
@@ -104,9 +118,10 @@ def check_yaml(path: str, dataclass_types) -> dict:
         if key not in known:
             close = difflib.get_close_matches(str(key), list(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UserFacingError(f"config file {path}: unknown field {key!r}{hint}")
+            raise UserFacingError(f"config file {shown}: unknown field {checks.shown(key)}{hint}")
         if not _accepts(known[key], value):
-            raise UserFacingError(f"config file {path}: field {key!r} has the wrong type ({value!r}; expected {known[key]})")
+            raise UserFacingError(f"config file {shown}: field {key!r} has the wrong type ({checks.shown(value)}; "
+                                  f"expected {known[key]})")
     return data
 
 
@@ -122,11 +137,30 @@ def parse_recipe(dataclass_types, argv: list[str]) -> tuple:
     if any(f.name == "bf16" for cls in dataclass_types for f in fields(cls)) and not _has_accelerator():
         parser.set_defaults_with_config(bf16=False)  # trl defaults to bf16, which a CPU refuses; the YAML still wins
     try:
-        return tuple(parser.parse_args_and_config(argv))
+        parsed = tuple(parser.parse_args_and_config(argv))
     except UserFacingError:
         raise
     except (ValueError, TypeError) as exc:  # trl / transformers validation of the training arguments
         raise UserFacingError(str(exc).strip().splitlines()[0]) from exc
+    check_numbers(parsed)
+    return parsed
+
+
+# Fields with a range beyond "finite": a NaN or negative learning rate trains nothing, silently.
+RANGES = {"learning_rate": (0.0, 10.0), "lambda_div": (0.0, 100.0), "lambda_rel": (0.0, 100.0),
+          "temperature": (0.0, 100.0), "max_grad_norm": (0.0, None), "weight_decay": (0.0, None)}
+
+
+def check_numbers(instances) -> None:
+    """UserFacingError for any float field that is NaN or infinite, or out of RANGES (flags and YAML alike)."""
+    for instance in instances:
+        for f in fields(instance):
+            value = getattr(instance, f.name, None)
+            if isinstance(value, float) and not isinstance(value, bool):
+                low, high = RANGES.get(f.name, (None, None))
+                checks.number(value, f.name, low, high)
+                if not math.isfinite(value):  # pragma: no cover - checks.number refuses these
+                    raise UserFacingError(f"{f.name} must be a finite number, got {value}.")
 
 
 def _has_accelerator() -> bool:
@@ -147,6 +181,8 @@ def check_data_and_rewards(data: DataArguments, rewards: RewardArguments | None 
     if data.max_previous < 0 or data.contexts_per_query < 1:
         raise UserFacingError("max_previous must be ≥ 0 and contexts_per_query ≥ 1")
     if rewards is not None:
+        checks.number(rewards.lambda_div, "lambda_div", 0, RANGES["lambda_div"][1])
+        checks.number(rewards.lambda_rel, "lambda_rel", 0, RANGES["lambda_rel"][1])
         if rewards.lambda_div < 0 or rewards.lambda_rel < 0 or rewards.lambda_div + rewards.lambda_rel == 0:
             raise UserFacingError("lambda_div and lambda_rel must be ≥ 0 and not both 0")
         if rewards.init_adapter and not (Path(rewards.init_adapter) / "adapter_config.json").is_file():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from dppgrpo_core import composer
 from dppgrpo_core.policy import build_messages
 
 
@@ -66,3 +67,56 @@ def grpo_examples(rows: list[dict], contexts_per_query: int = 3, seed: int = 0, 
             })
     rng.shuffle(examples)
     return examples
+
+
+def composed_set(query: str, k: int, seed: int = 0, closeness=None, n_axes: tuple[int, int] = (3, 5)) -> list[str]:
+    """The composer as teacher: K prompts for q, each drawn with the axis values the set has not used yet.
+
+    Every prompt holds q word for word plus a shot or camera move (faithful and cinematic by
+    construction); `record_use` after each draw makes the next one take unused values, so target i+1
+    is set-conditioned on targets 1 … i. `closeness(texts) -> cos to q` ranks the scene values (as
+    dpp-compose does); 3–5 axes keep a target near 30 words, under a 48-token completion.
+
+        >>> s = composed_set("a red fox running on a beach", 3, seed=0)
+        >>> all("a red fox running on a beach" in p.lower() for p in s), len(set(s))
+        (True, 3)
+    """
+    frame = composer.Frame.of(query)
+    values = composer.palette(frame, closeness)
+    rng, used, out = random.Random(f"{seed}:{query}"), {}, []
+    for _ in range(50 * k):  # a repeat (rare: a small palette) is redrawn
+        if len(out) == k:
+            break
+        picks: dict = {}
+        text = composer.draw(frame, values, rng, used, n_axes=n_axes, picks=picks)
+        if text in out:
+            continue
+        composer.record_use(picks, used)
+        out.append(text)
+    return out
+
+
+def composed_rows(queries: list[str], k: int = 8, seed: int = 0, closeness_of=None,
+                  n_axes: tuple[int, int] = (3, 5)) -> list[dict]:
+    """Rows {"query", "variants"} whose variants are the composer's set for q, in draw order.
+
+    They have the schema of training.build_data, so `sft_examples` (target i+1 given targets 1 … i)
+    and `grpo_examples` (R_q for relevance, prefixes for S) use them unchanged.
+    `closeness_of(query)` returns that query's `closeness` function (or None).
+    """
+    return [{"query": q, "variants": composed_set(q, k, seed, closeness_of(q) if closeness_of else None, n_axes)}
+            for q in queries]
+
+
+def fits(examples: list[dict], tokenizer, max_length: int) -> list[dict]:
+    """The SFT examples whose prompt + completion, in the chat template, take at most `max_length` tokens.
+
+    Dropping the long ones (rather than letting the trainer cut them) keeps every target whole, with
+    its end-of-turn token, so the policy learns where a prompt stops.
+    """
+    kept = []
+    for e in examples:
+        text = tokenizer.apply_chat_template(e["prompt"] + e["completion"], tokenize=False)
+        if len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= max_length:
+            kept.append(e)
+    return kept

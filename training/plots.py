@@ -12,6 +12,10 @@ from __future__ import annotations
 # rewards/<function>/mean.
 _REWARD_TOTAL = "reward"
 _OTHER_SERIES = {"loss": "loss", "kl": "KL to reference", "step_time": "seconds per step"}
+# Collapse signals of GRPO (trl's names): groups whose rewards are all equal, policy entropy, clipped ratio,
+# completion length (divided by 100 to share the panel's 0–1 scale).
+_COLLAPSE_SERIES = {"frac_reward_zero_std": "groups with zero reward std", "entropy": "entropy",
+                    "clip_ratio/region_mean": "clipped ratio", "completions/mean_length": "completion tokens / 100"}
 
 
 def curves(history: list[dict]) -> dict[str, tuple[list[int], list[float]]]:
@@ -30,6 +34,9 @@ def curves(history: list[dict]) -> dict[str, tuple[list[int], list[float]]]:
                 name = "reward (weighted)"
             elif key in _OTHER_SERIES:
                 name = _OTHER_SERIES[key]
+            elif key in _COLLAPSE_SERIES:
+                name = _COLLAPSE_SERIES[key]
+                value = value / 100 if key == "completions/mean_length" else value
             else:
                 continue
             steps, values = out.setdefault(name, ([], []))
@@ -46,15 +53,17 @@ def training_curves(history: list[dict], title: str = "training"):
     series = curves(history)
     if not series:
         return None
-    rewards = {k: v for k, v in series.items() if k not in _OTHER_SERIES.values()}
+    collapse = {k: v for k, v in series.items() if k in _COLLAPSE_SERIES.values()}
     others = {k: v for k, v in series.items() if k in _OTHER_SERIES.values()}
-    rows = 1 + bool(others)
-    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True,
-                        subplot_titles=["rewards (per-component means)"] + (["loss, KL, seconds/step"] if others else []))
-    for name, (steps, values) in rewards.items():
-        fig.add_trace(go.Scatter(x=steps, y=values, mode="lines+markers", name=name), row=1, col=1)
-    for name, (steps, values) in others.items():
-        fig.add_trace(go.Scatter(x=steps, y=values, mode="lines", name=name), row=2, col=1)
+    rewards = {k: v for k, v in series.items() if k not in others and k not in collapse}
+    panels = [("rewards (per-component means)", rewards)] + ([("loss, KL, seconds/step", others)] if others else []) \
+        + ([("collapse signals", collapse)] if collapse else [])
+    rows = len(panels)
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, subplot_titles=[title for title, _ in panels])
+    for row, (_, panel) in enumerate(panels, 1):
+        for name, (steps, values) in panel.items():
+            fig.add_trace(go.Scatter(x=steps, y=values, mode="lines+markers" if row == 1 else "lines", name=name),
+                          row=row, col=1)
     fig.update_layout(title=title, height=350 * rows, xaxis_title="step" if rows == 1 else None)
     fig.update_xaxes(title_text="step", row=rows, col=1)
     return fig

@@ -1,10 +1,8 @@
 """The paper's reward components in trl's reward-function signature, over dppgrpo_core.rewards.
 
-    >>> rewards = DPPRewards(embedder)
-    >>> rewards.dpp_gain(completions=["A drone shot of ..."], previous=[["A close-up of ..."]])
-    [0.41]
-    >>> rewards.relevance(completions=["A drone shot of ..."], query=["a dog"], variants=[["...", "..."]])
-    [0.52]
+    rewards = DPPRewards(load_embedder())
+    rewards.dpp_gain(completions=["A drone shot of a dog."], previous=[["A close-up of a dog."]])   # [Δ]
+    rewards.relevance(completions=["A drone shot of a dog."], query=["a dog"], variants=[["..."]])  # [R_rel]
 
 GRPOTrainer calls each function with the batch's completions (strings, or lists of message dicts
 for conversational prompts) and every dataset column as a keyword list, one entry per completion:

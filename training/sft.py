@@ -16,7 +16,7 @@ import sys
 
 from .common import finish, load_tokenizer, policy_path, resume_arg, run_cli
 from .config import DataArguments, check_data_and_rewards, parse_recipe
-from .examples import load_rows, sft_examples
+from .examples import fits, load_rows, sft_examples
 
 
 def main(argv: list[str]) -> None:
@@ -25,9 +25,12 @@ def main(argv: list[str]) -> None:
 
     data, args, model_args = parse_recipe((DataArguments, SFTConfig, ModelConfig), argv)
     check_data_and_rewards(data)
+    resume = resume_arg(args.resume_from_checkpoint, args.output_dir)  # nothing to resume: one line, now
     path = policy_path(model_args.model_name_or_path)
     tokenizer = load_tokenizer(path)
-    train = Dataset.from_list(sft_examples(load_rows(data.dataset_path, "train"), data.max_previous))
+    examples = sft_examples(load_rows(data.dataset_path, "train"), data.max_previous)
+    # Drop (not cut) examples over max_length: a cut target would never show where a prompt ends.
+    train = Dataset.from_list(fits(examples, tokenizer, args.max_length) if args.max_length else examples)
     args.model_init_kwargs = {**(args.model_init_kwargs or {}), "dtype": model_args.dtype or "float32"}
     trainer = SFTTrainer(
         model=path,
@@ -36,7 +39,7 @@ def main(argv: list[str]) -> None:
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
     )
-    trainer.train(resume_from_checkpoint=resume_arg(args.resume_from_checkpoint))
+    trainer.train(resume_from_checkpoint=resume)
     finish(trainer, args.output_dir, title=f"SFT of {model_args.model_name_or_path}")
     trainer.accelerator.print(f"SFT adapter saved to {args.output_dir} ({len(train)} examples)")
 

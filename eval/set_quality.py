@@ -1,0 +1,368 @@
+"""How good are the sets each method makes? Judged by per-prompt checks and by an embedder no reward uses.
+
+    python -m eval.set_quality --methods original,iid,dpp-rerank,dpp-grpo,composer,dpp-compose \\
+        --n 20 --k 8 --seed 0 --out results/set_quality
+    python -m eval.set_quality --methods dpp-rerank@0.8/0.2,dpp-rerank@0.2/0.8 --n 5 --k 4 --out /tmp/sq
+
+A row of --methods is a method of `dppgrpo_core.expand.METHODS`, or `method@λ_div/λ_rel` for
+other reward weights (a bare name takes --lambda-div / --lambda-rel, default 0.5 / 0.5). Every
+row expands the same N held-out VBench prompts (`sample_prompts(vbench_prompts(), N, seed)`),
+each into K prompts with that seed, reusing one embedder and one policy for the whole run.
+Needs the judge embedder: `make judge` once.
+
+Per row (mean over sets, except the % columns, which pool all prompts):
+- Vendi: `eval.metrics.vendi_score` of the set's unit sentence embeddings, on the reward's own
+  embedder (all-MiniLM-L6-v2, `load_embedder`) and on the judge (all-mpnet-base-v2, `eval.judge`).
+- Vendi among faithful: the Vendi score of only the set's prompts that pass
+  `keeps_subject_and_action`; a set with one faithful prompt scores 1 and a set with none scores
+  0 (the effective number of distinct faithful prompts), so drifting cannot buy diversity.
+- cos(p, q): mean cosine between each prompt and q, on each embedder.
+- keeps %, shot/camera/lens %, video prompt %: the `eval.judge` checks, over all prompts.
+- s/set: expansion seconds per set (as measured when the set was made; cached sets keep theirs).
+
+Writes into --out: results.md (table, command, machine), results.json (per row and per set),
+sets.md (the first ten sets of each row, verbatim), and cache/ (one JSON per row, prompt and
+settings, so a rerun or an interrupted run only makes the sets it lacks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from dppgrpo_core import checks
+from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, whole
+from dppgrpo_core.errors import ModelUnavailable, UserFacingError
+from dppgrpo_core.settings import Settings
+
+from . import judge as judging
+from .metrics import vendi_score
+from .prompts import sample_prompts, vbench_prompts
+
+ALL_METHODS = ("original", "iid", "dpp-rerank", "dpp-grpo", "composer", "dpp-compose")
+NO_POLICY = {"original", "composer", "dpp-compose"}  # methods that never call the language policy
+MAX_PROMPTS = 944  # distinct VBench prompts
+SETS_SHOWN = 10  # sets per row written to sets.md
+Encoder = Callable[[list[str]], np.ndarray]  # texts -> (n, d) rows
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str  # as given: "dpp-rerank" or "dpp-rerank@0.8/0.2"
+    method: str
+    lambda_div: float
+    lambda_rel: float
+
+
+def parse_rows(text: str, lambda_div: float = 0.5, lambda_rel: float = 0.5) -> list[Row]:
+    """--methods as rows; UserFacingError (one line) for an unknown method or a bad λ.
+
+    >>> [r.label for r in parse_rows("original, dpp-rerank@0.8/0.2")]
+    ['original', 'dpp-rerank@0.8/0.2']
+    >>> parse_rows("dpp-rerank@nan/0.2")
+    Traceback (most recent call last):
+    ...
+    dppgrpo_core.errors.UserFacingError: λ_div of 'dpp-rerank@nan/0.2' must be a number from 0 to 1, got 'nan'.
+    """
+    from dppgrpo_core.expand import METHODS, ExpandConfig
+
+    rows = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        method, _, weights = item.partition("@")
+        if method not in METHODS:
+            raise UserFacingError(f"Unknown method {checks.shown(method)}; choose from {', '.join(METHODS)} "
+                                  "(optionally as method@λ_div/λ_rel).")
+        div, rel = lambda_div, lambda_rel
+        if weights:
+            parts = weights.split("/")
+            if len(parts) != 2:
+                raise UserFacingError(f"{checks.shown(item)}: write the weights as method@λ_div/λ_rel, e.g. "
+                                      "dpp-rerank@0.8/0.2.")
+            div = checks.number(parts[0], f"λ_div of {checks.shown(item)}", 0, 1)
+            rel = checks.number(parts[1], f"λ_rel of {checks.shown(item)}", 0, 1)
+        ExpandConfig(lambda_div=div, lambda_rel=rel).check()  # both 0 is refused there
+        rows.append(Row(item, method, float(div), float(rel)))
+    if not rows:
+        raise UserFacingError("--methods is empty; give one or more of: " + ", ".join(METHODS) + ".")
+    labels = [r.label for r in rows]
+    if len(set(labels)) != len(labels):
+        raise UserFacingError(f"--methods lists a row twice: {', '.join(labels)}.")
+    return rows
+
+
+# ---------------------------------------------------------------- scores of one set
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
+
+
+def faithful_vendi(vectors: np.ndarray, faithful: list[bool]) -> float:
+    """Vendi score of the faithful rows only: 0 with none, 1 with one (see the module doc).
+
+    >>> faithful_vendi(np.eye(3), [True, True, False])
+    2.0
+    >>> faithful_vendi(np.eye(3), [False, True, False]), faithful_vendi(np.eye(3), [False] * 3)
+    (1.0, 0.0)
+    """
+    keep = np.asarray(faithful, dtype=bool)
+    if keep.sum() == 0:
+        return 0.0
+    if keep.sum() == 1:
+        return 1.0
+    return float(vendi_score(np.asarray(vectors)[keep]))
+
+
+def score_set(query: str, prompts: list[str], encoders: dict[str, Encoder]) -> dict:
+    """The checks of each prompt and, per embedder, Vendi (all, faithful) and mean cos(p, q)."""
+    marks = [judging.checks(p, query) for p in prompts]
+    faithful = [m["keeps"] for m in marks]
+    row = {"checks": marks, "n_faithful": int(sum(faithful))}
+    for name, encode in encoders.items():
+        vectors = _unit(encode(list(prompts) + [query]))
+        p, q = vectors[:-1], vectors[-1]
+        row[f"vendi_{name}"] = float(vendi_score(p))
+        row[f"vendi_{name}_faithful"] = faithful_vendi(p, faithful)
+        row[f"rel_{name}"] = float(np.mean(p @ q))
+    return row
+
+
+def summarise(sets: list[dict], encoders: list[str]) -> dict:
+    """Means over sets; % columns over all prompts."""
+    marks = [m for s in sets for m in s["checks"]]
+    out = {"sets": len(sets), "prompts": len(marks)}
+    for name in encoders:
+        for key in (f"vendi_{name}", f"vendi_{name}_faithful", f"rel_{name}"):
+            out[key] = float(np.mean([s[key] for s in sets])) if sets else math.nan
+    for key in ("keeps", "cinematic", "video_prompt"):
+        out[f"{key}_pct"] = 100.0 * sum(m[key] for m in marks) / len(marks) if marks else math.nan
+    out["seconds_per_set"] = float(np.mean([s["seconds"] for s in sets])) if sets else math.nan
+    return out
+
+
+# ---------------------------------------------------------------- expansions (cached)
+
+
+def _prompt_id(prompt: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40].strip("-")
+    return f"{slug}-{hashlib.sha1(prompt.encode('utf-8')).hexdigest()[:10]}"
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # absent, or half-written by a killed run: make it again
+        return None
+
+
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def cached_expansion(out: Path, row: Row, prompt: str, k: int, seed_: int, settings: Settings, embedder,
+                     policy) -> dict:
+    """run_expansion's result for one (row, prompt), from OUT/cache when the same settings made it before."""
+    from dppgrpo_core.expand import ExpandConfig, run_expansion
+
+    config = ExpandConfig(lambda_div=row.lambda_div, lambda_rel=row.lambda_rel).check()
+    key = {"method": row.method, "prompt": prompt, "k": k, "seed": seed_, "config": dataclasses.asdict(config),
+           "embedder": settings.embedder,
+           **({} if row.method in NO_POLICY else {"policy": settings.policy, "adapter": settings.adapter})}
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:12]
+    path = out / "cache" / re.sub(r"[^A-Za-z0-9.-]+", "_", row.label) / f"{_prompt_id(prompt)}-{digest}.json"
+    cached = _read_json(path)
+    if cached is not None and cached.get("key") == key:
+        return cached["result"]
+    result = run_expansion(prompt, k, row.method, seed_, config=config, settings=settings, embedder=embedder,
+                           policy=policy)
+    _write_json(path, {"key": key, "result": result})
+    return result
+
+
+# ---------------------------------------------------------------- run and report
+
+
+def _memo(encode: Encoder) -> Encoder:
+    """Encode each distinct text once per run (q and repeated prompts come back many times)."""
+    seen: dict[str, np.ndarray] = {}
+
+    def cached(texts: list[str]) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in seen]
+        if new:
+            seen.update(zip(new, np.asarray(encode(new), dtype=np.float64)))
+        return np.stack([seen[t] for t in texts])
+
+    return cached
+
+
+def machine_line(settings: Settings) -> str:
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"{platform.system()} {platform.machine()}, {cores} CPU cores, Python {platform.python_version()}, "
+            f"torch {torch.__version__}, expansion device {settings.resolved_device()}, judge on cpu")
+
+
+def run(args, judge_encode: Encoder | None = None, embedder=None, log=print) -> Path:
+    """Expand, judge and report. Tests inject `judge_encode` (texts -> rows) for the mpnet judge and a
+    sentence-transformers-like `embedder` for MiniLM, so they need neither model."""
+    from tqdm.auto import tqdm
+
+    from dppgrpo_core.embedder import embed, load_embedder
+
+    start = time.perf_counter()
+    settings = Settings.from_args(args)
+    rows = parse_rows(args.methods, args.lambda_div, args.lambda_rel)
+    out = Path(args.out)
+    if judge_encode is None:  # before any expansion: a missing judge should cost no time
+        judge_model = judging.load_judge(settings, args.judge)
+        judge_encode = lambda texts: embed(texts, judge_model).numpy()  # noqa: E731
+    embedder = embedder or load_embedder(settings=settings)
+    encoders = {"minilm": _memo(lambda texts: embed(texts, embedder).numpy()), "mpnet": _memo(judge_encode)}
+    policy = None
+    if any(r.method not in NO_POLICY for r in rows):
+        from dppgrpo_core.policy import load_policy
+
+        policy = load_policy(settings=settings)  # once, before timing anything
+    queries = [p["prompt"] for p in sample_prompts(vbench_prompts(), args.n, args.seed)]
+
+    made, failures = [], []
+    with tqdm(total=len(rows) * len(queries), desc="sets", unit="set", file=sys.stderr) as bar:
+        for row in rows:
+            for query in queries:
+                bar.set_postfix_str(row.label)
+                try:
+                    made.append((row, query, cached_expansion(out, row, query, args.k, args.seed, settings, embedder,
+                                                              policy)))
+                except ModelUnavailable:
+                    raise
+                except UserFacingError as exc:  # one bad generation should not sink the run
+                    failures.append(f"{row.label} on {query!r}: {exc}")
+                    log(f"warning: {failures[-1]}")
+                bar.update(1)
+
+    texts = list(dict.fromkeys([s["prompt"] for _, _, r in made for s in r["steps"]] + queries))
+    for encode in encoders.values():
+        encode(texts)  # every text in one batched call per embedder; score_set then reads the memo
+    sets = []
+    for row, query, result in made:
+        prompts = [s["prompt"] for s in result["steps"]]
+        sets.append({"row": row.label, "method": row.method, "lambda_div": row.lambda_div,
+                     "lambda_rel": row.lambda_rel, "query": query, "prompts": prompts,
+                     "seconds": float(result["timing"]["total_s"]), **score_set(query, prompts, encoders)})
+
+    summary = {r.label: summarise([s for s in sets if s["row"] == r.label], list(encoders)) for r in rows}
+    meta = {"command": args.command_line, "machine": machine_line(settings), "n": len(queries), "k": args.k,
+            "seed": args.seed, "embedder": settings.embedder, "judge": judging.JUDGE_NAME if args.judge is None
+            else str(args.judge), "policy": settings.policy, "adapter": settings.adapter, "failures": failures,
+            "wall_s": time.perf_counter() - start}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": summary, "sets": sets}, indent=1),
+                                      encoding="utf-8")
+    (out / "results.md").write_text(results_markdown(summary, meta), encoding="utf-8")
+    (out / "sets.md").write_text(sets_markdown(sets, rows), encoding="utf-8")
+    return out
+
+
+COLUMNS = [("sets", "sets", "{:d}"), ("vendi_minilm", "Vendi MiniLM ↑", "{:.2f}"),
+           ("vendi_minilm_faithful", "Vendi MiniLM, faithful ↑", "{:.2f}"), ("vendi_mpnet", "Vendi mpnet ↑", "{:.2f}"),
+           ("vendi_mpnet_faithful", "Vendi mpnet, faithful ↑", "{:.2f}"), ("rel_minilm", "cos(p,q) MiniLM", "{:.3f}"),
+           ("rel_mpnet", "cos(p,q) mpnet", "{:.3f}"), ("keeps_pct", "keeps subject+action %", "{:.0f}"),
+           ("cinematic_pct", "shot/camera/lens %", "{:.0f}"), ("video_prompt_pct", "video prompt %", "{:.0f}"),
+           ("seconds_per_set", "s/set", "{:.2f}")]
+
+
+def _cell(value, fmt: str) -> str:
+    return "n/a" if isinstance(value, float) and math.isnan(value) else fmt.format(value)
+
+
+def results_markdown(summary: dict, meta: dict) -> str:
+    lines = [f"# Set quality: {meta['n']} VBench prompts, K = {meta['k']}, seed {meta['seed']}", "",
+             "| method | " + " | ".join(title for _, title, _ in COLUMNS) + " |",
+             "|---|" + "---:|" * len(COLUMNS)]
+    for label, s in summary.items():
+        lines.append(f"| {label} | " + " | ".join(_cell(s[key], fmt) for key, _, fmt in COLUMNS) + " |")
+    lines += ["", "Vendi: of the set's unit sentence embeddings (1 = copies, K = all orthogonal), mean over sets; "
+              "MiniLM is the reward's own embedder, mpnet (all-mpnet-base-v2) a judge no reward uses. "
+              "*faithful*: only the prompts that keep q's content words (eval/judge.py); a set with one such "
+              "prompt counts 1, with none 0. cos(p,q): mean cosine of each prompt to q. The % columns pool every "
+              "prompt; the checks are defined in eval/judge.py. s/set: expansion seconds per set.", "",
+              f"Command: `{meta['command']}`", "",
+              f"Machine: {meta['machine']}; embedder `{meta['embedder']}`, policy `{meta['policy']}`"
+              + (f" + adapter `{meta['adapter']}`" if meta["adapter"] else "") + f"; wall {meta['wall_s']:.0f} s "
+              "(cached sets are not remade)."]
+    if meta["failures"]:
+        lines += ["", f"Failed sets ({len(meta['failures'])}):"] + [f"- {f}" for f in meta["failures"]]
+    return "\n".join(lines) + "\n"
+
+
+def sets_markdown(sets: list[dict], rows: list[Row]) -> str:
+    lines = ["# Sets, verbatim", "",
+             f"The first {SETS_SHOWN} sets of each row. Marks before each prompt: K keeps q's subject and action, "
+             "C names a shot, camera move or lens, V is a video prompt; `·` where the check fails."]
+    for row in rows:
+        lines += ["", f"## {row.label}"]
+        for s in [s for s in sets if s["row"] == row.label][:SETS_SHOWN]:
+            lines += ["", f"### q: {s['query']}", ""]
+            for i, (prompt, m) in enumerate(zip(s["prompts"], s["checks"]), 1):
+                mark = "".join(c if m[key] else "·" for c, key in (("K", "keeps"), ("C", "cinematic"),
+                                                                      ("V", "video_prompt")))
+                lines.append(f"{i}. `{mark}` {prompt}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- command line
+
+
+def parse_args(argv: list[str]):
+    from dppgrpo_core.expand import MAX_K, ExpandConfig
+
+    parser = ArgumentParser(prog="python -m eval.set_quality", description="Judge the sets of expansion methods.")
+    parser.add_argument("--methods", default=",".join(ALL_METHODS),
+                        help="comma-separated rows: a method, or method@λ_div/λ_rel")
+    parser.add_argument("--n", type=whole(1, MAX_PROMPTS), default=20, help="held-out VBench prompts")
+    parser.add_argument("--k", type=whole(1, MAX_K), default=8, help="prompts per set")
+    parser.add_argument("--seed", type=seed(), default=0, help="picks the prompts and seeds every expansion")
+    parser.add_argument("--out", default="results/set_quality", help="output folder (also holds the cache)")
+    parser.add_argument("--lambda-div", type=real(0, 1), default=ExpandConfig.lambda_div,
+                        help="λ_div of rows without @")
+    parser.add_argument("--lambda-rel", type=real(0, 1), default=ExpandConfig.lambda_rel,
+                        help="λ_rel of rows without @")
+    parser.add_argument("--judge", default=None, help="judge embedder folder (default CACHE/judges/all-mpnet-base-v2)")
+    Settings.add_arguments(parser, only=("policy", "adapter", "embedder", "device", "cache_dir"))
+    args = parser.parse_args(argv)
+    args.command_line = shlex.join(["python", "-m", "eval.set_quality", *argv])
+    parse_rows(args.methods, args.lambda_div, args.lambda_rel)  # refuse bad rows before loading anything
+    return args
+
+
+def main(argv=None, judge_encode: Encoder | None = None, embedder=None) -> int:
+    def _main(argv: list[str]) -> int:
+        out = run(parse_args(argv), judge_encode, embedder, log=lambda line: print(line, file=sys.stderr))
+        print((out / "results.md").read_text(encoding="utf-8"))
+        return 0
+
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
