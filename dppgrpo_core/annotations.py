@@ -23,6 +23,7 @@ import re
 import sqlite3
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +31,7 @@ import pandas as pd
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: Likert items and ratings; 2: + pairs and votes (pairwise mode), upgraded in place
 SCORE_MIN, SCORE_MAX = 1, 5
 MAX_CLIPS = 16  # clips in one item: the Annotate tab's video slots; import refuses larger items
 MAX_TEXT = 2000  # characters of a prompt or a comment (the Expand tab's prompt limit)
@@ -65,6 +66,39 @@ CREATE TABLE IF NOT EXISTS ratings (
     UNIQUE (annotator, item_id)
 );
 """
+# Schema 2: pairwise mode. Each pair shows two methods' sets for one prompt; a vote records which side was
+# on the annotator's left (seeded per annotator) and what they chose, once per annotator per pair.
+_PAIR_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pairs (
+    pair_id TEXT PRIMARY KEY,
+    prompt TEXT NOT NULL,
+    a_method TEXT NOT NULL, a_videos TEXT, a_prompts TEXT,
+    b_method TEXT NOT NULL, b_videos TEXT, b_prompts TEXT,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS votes (
+    vote_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    annotator TEXT NOT NULL,
+    pair_id TEXT NOT NULL REFERENCES pairs(pair_id),
+    left_side TEXT NOT NULL CHECK (left_side IN ('a', 'b')),
+    choice TEXT NOT NULL CHECK (choice IN ('left', 'right', 'tie', 'both_bad')),
+    seconds REAL,
+    voted_at REAL NOT NULL,
+    UNIQUE (annotator, pair_id)
+);
+"""
+UPGRADES = {1: _PAIR_SCHEMA}  # from schema N to N + 1: idempotent DDL, run in one write transaction on open
+
+
+def iso_time(seconds: float | None) -> str | None:
+    """A Unix time as ISO 8601 with its zone (UTC), as exports write it.
+
+    >>> iso_time(0)
+    '1970-01-01T00:00:00+00:00'
+    """
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return None
+    return datetime.fromtimestamp(float(seconds), timezone.utc).isoformat(timespec="seconds")
 
 RATING_COLUMNS = ["annotator", "item_id", "prompt", "method", "attention_check", "diversity", "alignment",
                   "comment", "seconds", "rated_at", "order_seed"]
@@ -148,10 +182,12 @@ class AnnotationStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with self._connect() as conn:
                     conn.execute("PRAGMA journal_mode=WAL")  # persistent in the file: readers never block the writer
-                    conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} INSERT OR IGNORE INTO meta VALUES "
-                                       f"('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
+                    conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} {_PAIR_SCHEMA} INSERT OR IGNORE INTO meta "
+                                       f"VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
             with self._connect() as conn:
                 row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            while row is not None and str(row[0]).isdigit() and int(row[0]) in UPGRADES:
+                row = self._upgrade(int(row[0]))
         except sqlite3.DatabaseError as exc:  # not SQLite, or SQLite without our tables
             raise AnnotationError(f"{self.path} is not a study database ({exc}).") from None
         except OSError as exc:
@@ -159,6 +195,15 @@ class AnnotationStore:
         if row is None or str(row[0]) != str(SCHEMA_VERSION):
             raise AnnotationError(f"{self.path} has annotation schema {row[0] if row else 'none'}; this code reads "
                                   f"schema {SCHEMA_VERSION}. Use a new --annotations-db path or the matching version.")
+
+    def _upgrade(self, version: int):
+        """Schema `version` -> version + 1 in one transaction (another process may be doing the same: the DDL
+        is idempotent and the version moves only from `version`); returns the new (schema_version,) row."""
+        with self._connect() as conn:
+            conn.executescript(f"BEGIN IMMEDIATE; {UPGRADES[version]} UPDATE meta SET value='{version + 1}' "
+                               f"WHERE key='schema_version' AND value='{version}'; COMMIT;")
+            log.info("%s: annotation schema %d upgraded to %d", self.path, version, version + 1)
+            return conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
 
     def __repr__(self) -> str:
         return f"AnnotationStore({str(self.path)!r})"
@@ -194,6 +239,14 @@ class AnnotationStore:
     # ----- items -----
     def add_items(self, items: list[dict]) -> int:
         """Add study items (all or none). Each: item_id, prompt, method, and videos or prompts; attention_check."""
+        rows = self.item_rows(items)
+        with self._write() as conn:
+            self.insert_items(conn, rows)
+        return len(rows)
+
+    @staticmethod
+    def item_rows(items: list[dict]) -> list[tuple]:
+        """The checked rows of `items` (AnnotationError for the first bad one); nothing is written."""
         rows = []
         seen = set()
         for item in items:
@@ -217,12 +270,15 @@ class AnnotationStore:
                 raise AnnotationError(str(exc)) from None
             rows.append((item_id, prompt, method, json.dumps(videos) if videos else None,
                          json.dumps(prompts) if prompts else None, int(attention), time.time()))
-        with self._write() as conn:
-            clash = [r[0] for r in rows if conn.execute("SELECT 1 FROM items WHERE item_id=?", (r[0],)).fetchone()]
-            if clash:
-                raise AnnotationError(f"already in the study: {', '.join(clash[:5])}" + (" ..." if len(clash) > 5 else ""))
-            conn.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        return len(rows)
+        return rows
+
+    @staticmethod
+    def insert_items(conn, rows: list[tuple]) -> None:
+        """Insert checked item rows inside the caller's write transaction; AnnotationError on an id clash."""
+        clash = [r[0] for r in rows if conn.execute("SELECT 1 FROM items WHERE item_id=?", (r[0],)).fetchone()]
+        if clash:
+            raise AnnotationError(f"already in the study: {', '.join(clash[:5])}" + (" ..." if len(clash) > 5 else ""))
+        conn.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def item(self, item_id: str) -> dict:
         with self._connect() as conn:
@@ -312,6 +368,7 @@ class AnnotationStore:
         frame[["diversity", "alignment"]] = frame[["diversity", "alignment"]].astype(int)
         frame["seconds"] = pd.to_numeric(frame["seconds"]).astype(float)  # NaN where not recorded
         frame["order_seed"] = frame["order_seed"].astype("Int64")
+        frame["rated_at"] = [iso_time(t) for t in frame["rated_at"]]  # ISO 8601 with zone, e.g. ...T05:43:14+00:00
         return frame
 
     def integrity_ok(self) -> bool:

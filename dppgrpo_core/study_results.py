@@ -5,6 +5,9 @@
     agreement(ratings)             # ordinal Krippendorff's alpha per scale
     attention_failures(ratings)    # per annotator: attention checks seen and failed
     distribution_figure(ratings)   # plotly: score histograms per method and scale
+    votes = pairwise.votes(store)
+    win_rates(votes); bradley_terry(votes); position_bias(votes)   # pairwise mode
+    answer_times(ratings, votes)   # per annotator: seconds per item, answers under FAST_ANSWER_S
 
 Attention-check items (identical clips) are left out of the method results; an annotator fails a
 check by giving it a diversity score above ATTENTION_MAX_DIVERSITY.
@@ -133,3 +136,102 @@ def study_overview(ratings: pd.DataFrame, n_items: int) -> dict:
     return {"items": n_items, "items_rated": int(ratings["item_id"].nunique()),
             "annotators": int(ratings["annotator"].nunique()), "ratings": len(ratings),
             "attention_checks": int(failures["checks"].sum()), "attention_failed": int(failures["failed"].sum())}
+
+
+# ----- quality control (both modes) -----
+FAST_ANSWER_S = 4.0  # an answer under 4 s after the item appeared cannot have watched a few-second clip loop
+# once, nor read a set of prompts: flagged "too fast" per answer and counted per annotator.
+
+
+def flag_fast(frame: pd.DataFrame, threshold: float = FAST_ANSWER_S) -> pd.DataFrame:
+    """The table with a `too_fast` column: seconds recorded and below `threshold`."""
+    frame = frame.copy()
+    frame["too_fast"] = frame["seconds"].notna() & (frame["seconds"] < threshold)
+    return frame
+
+
+def answer_times(ratings: pd.DataFrame, votes: pd.DataFrame, threshold: float = FAST_ANSWER_S) -> pd.DataFrame:
+    """Per annotator and mode: answers, median and fastest seconds per item, answers under `threshold` s."""
+    rows = []
+    for mode, frame in (("likert", ratings), ("pairwise", votes)):
+        for annotator, group in flag_fast(frame, threshold).groupby("annotator", sort=True):
+            seconds = group["seconds"].dropna()
+            rows.append({"annotator": annotator, "mode": mode, "answers": len(group),
+                         "median_s": round(float(seconds.median()), 1) if len(seconds) else float("nan"),
+                         "fastest_s": round(float(seconds.min()), 1) if len(seconds) else float("nan"),
+                         "too_fast": int(group["too_fast"].sum())})
+    return pd.DataFrame(rows, columns=["annotator", "mode", "answers", "median_s", "fastest_s", "too_fast"])
+
+
+# ----- pairwise mode -----
+def _outcomes(votes: pd.DataFrame) -> pd.DataFrame:
+    """One row per (vote, method of the pair): score 1 win, 0 loss, 0.5 tie; "both bad" votes left out."""
+    decided = votes[votes["choice"] != "both_bad"]
+    rows = []
+    for _, vote in decided.iterrows():
+        for method, other in ((vote["a_method"], vote["b_method"]), (vote["b_method"], vote["a_method"])):
+            score = 0.5 if vote["choice"] == "tie" else float(vote["winner"] == method)
+            rows.append({"method": method, "opponent": other, "pair_id": vote["pair_id"], "score": score})
+    return pd.DataFrame(rows, columns=["method", "opponent", "pair_id", "score"])
+
+
+def win_rates(votes: pd.DataFrame, n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
+    """Per method: votes, wins, ties, losses, both_bad, and the win rate (ties count half; "both bad" votes
+    left out) with a 95% bootstrap CI over pairs (votes on one pair move together)."""
+    outcomes = _outcomes(votes)
+    rows = []
+    for method in sorted(set(votes["a_method"]) | set(votes["b_method"])):
+        mine = outcomes[outcomes["method"] == method]
+        seen = votes[(votes["a_method"] == method) | (votes["b_method"] == method)]
+        rate, low, high = bootstrap_ci(mine["score"].to_numpy(), mine["pair_id"].to_numpy(), n_boot, seed=seed)
+        rows.append({"method": method, "votes": len(seen), "wins": int((mine["score"] == 1).sum()),
+                     "ties": int((mine["score"] == 0.5).sum()), "losses": int((mine["score"] == 0).sum()),
+                     "both_bad": int((seen["choice"] == "both_bad").sum()),
+                     "win_rate": rate, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows, columns=["method", "votes", "wins", "ties", "losses", "both_bad", "win_rate",
+                                       "ci_low", "ci_high"])
+
+
+def bradley_terry(votes: pd.DataFrame, iterations: int = 1000, prior: float = 0.5, tol: float = 1e-10) -> pd.DataFrame:
+    """Bradley–Terry strengths by Hunter's (2004) MM algorithm: p_i <- W_i / sum_j n_ij / (p_i + p_j).
+
+    A tie is half a win for each side; "both bad" votes are left out; `prior` virtual wins each way between
+    every two methods keep a method that never won finite. Returns method, strength (summing to 1),
+    P(beats an average method) and rank (1 = most diverse), best first.
+    """
+    outcomes = _outcomes(votes)
+    methods = sorted(set(votes["a_method"]) | set(votes["b_method"])) if len(votes) else []
+    index = {m: i for i, m in enumerate(methods)}
+    n = len(methods)
+    wins = np.full((n, n), prior) - np.eye(n) * prior  # wins[i, j]: times i beat j
+    for _, row in outcomes.iterrows():
+        wins[index[row["method"]], index[row["opponent"]]] += row["score"]
+    games = wins + wins.T
+    strength = np.ones(n) / max(n, 1)
+    for _ in range(iterations):
+        denominator = (games / (strength[:, None] + strength[None, :] + 1e-300)).sum(axis=1)
+        updated = wins.sum(axis=1) / np.maximum(denominator, 1e-300)
+        updated /= updated.sum() or 1
+        if np.abs(updated - strength).max() < tol:
+            strength = updated
+            break
+        strength = updated
+    mean = strength.mean() if n else 0
+    frame = pd.DataFrame({"method": methods, "strength": strength,
+                          "p_beats_average": strength / (strength + mean) if n else []})
+    frame = frame.sort_values("strength", ascending=False, kind="stable").reset_index(drop=True)
+    frame["rank"] = np.arange(1, n + 1)
+    return frame
+
+
+def position_bias(votes: pd.DataFrame) -> dict:
+    """Share of decisive votes (left or right) that went to the left side, with a 95% Wilson interval;
+    about 0.5 when the layout does not sway annotators."""
+    decisive = votes[votes["choice"].isin(["left", "right"])]
+    n = len(decisive)
+    if n == 0:
+        return {"decisive": 0, "left_share": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
+    share, z = float((decisive["choice"] == "left").mean()), 1.959964
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return {"decisive": n, "left_share": share, "ci_low": float(centre - half), "ci_high": float(centre + half)}

@@ -8,26 +8,32 @@ No reward uses anything here, so a method cannot be tuned against it by accident
 Per-prompt checks (pure functions, no model):
 
 - `keeps_subject_and_action(prompt, query)`, lexical. The *content words* of q are its words
-  (runs of letters or digits, lower-cased, split at hyphens and apostrophes) minus `STOP_WORDS`
+  (runs of letters or digits, lower-cased, a possessive 's dropped, so "close-up" is two words)
+  minus `STOP_WORDS`
   (articles, pronouns, prepositions, auxiliaries, number words, ...) and `GENERIC_WORDS` (words
   about the medium or its quality: video, shot, frame, still, style, beautiful, realistic, 4k, ...).
-  Each word is reduced by `stem`: a small table of irregular forms (ran → run, men → man), then
+  Each word is reduced by `stem`: a small table of irregular forms (ran → run, men → man,
+  people → person), then
   at most one suffix (-ies → -y, -es after s/x/z/ch/sh, -s, -ing, -ed; a doubled final consonant
   is undoubled, a final -e dropped; a stem never gets shorter than 3 letters), so "runs",
   "running", "ran" and "run" all become "run", "dogs" becomes "dog". The prompt keeps q's subject
-  and action when every content stem of q is among the prompt's stems, except that a q with 5 or
-  more content words may miss one (long VBench prompts carry adjectives a faithful rewrite may
-  paraphrase; the subject and verb of a short q may never go). A q with no content word is kept
-  by any prompt.
+  and action when every content stem of q is among the stems of all the prompt's words, except
+  that a q with 5 or more content words may miss one (long VBench prompts carry adjectives a
+  faithful rewrite may paraphrase); a q with up to 4 (most VBench prompts: "a dog running",
+  "a traffic light on the left of a fire hydrant") must keep every one. Synonyms do not count
+  ("puppy" for "dog" is a miss): strict on purpose. A q with no content word is kept by any
+  prompt. The check is lexical only: it cannot see that a scene added around q is implausible.
 - `names_shot_camera_or_lens(prompt)`: `CINEMATOGRAPHY` matches (case-insensitive, whole words)
   a shot size (extreme/medium close-up, close-up, medium/wide/full/long/establishing/two/
-  over-the-shoulder shot, aerial, overhead/top-down/bird's-eye/worm's-eye view, POV, low/high/
-  Dutch/eye-level angle), a camera move (pan, whip pan, tilt, dolly, tracking, crane shot,
-  handheld, zoom, an orbiting camera, push-in, pull-back, static or locked-off camera, drone
-  shot/footage/flyover, FPV, steadicam, gimbal, rack focus, time-lapse, slow motion is *not*
-  one) or a lens (NN mm, wide-angle, ultra-wide, telephoto, macro, fisheye, anamorphic,
-  tilt-shift, shallow depth of field, bokeh, deep focus). Bare words that are often subjects
-  ("a crane", "a drone flying", "orbiting the Earth", "overhead sun") do not count.
+  over-the-shoulder/macro shot, aerial, overhead/top-down/bird's-eye/worm's-eye view, POV,
+  low/high/Dutch/eye-level angle), a camera move (pan as a move: "pans", "a slow pan", "pan
+  across"; tilt up/down, dolly, tracking, crane shot, handheld, zoom, an orbiting camera,
+  push-in, pull-back, static or locked-off camera, drone shot/footage/flyover, FPV, steadicam,
+  gimbal, rack focus, "the camera moves/follows/glides ...") or a lens (NN mm, wide-angle,
+  ultra-wide, telephoto, macro, fisheye, anamorphic, tilt-shift, shallow depth of field, bokeh,
+  deep focus). Time-lapse and slow motion are not camera work. Words that are often part of the
+  scene do not count on their own ("a frying pan", "a crane", "a drone flying", "a satellite
+  orbiting", "overhead sun").
 - `is_video_prompt(prompt)`: names a shot, camera or lens, has no `story_markers` (first-person
   pronouns, past-tense narration: "had been", "once upon a time", "was walking", "one day",
   "he said"; dialogue: a quoted span of two or more words) and has 5 to 120 words.
@@ -155,7 +161,8 @@ _SHOT = (r"(?:extreme\s+)?close[- ]?ups?|medium(?:\s+close[- ]?up|\s+wide)?\s*sh
          r"aerial|(?:overhead|top[- ]down)\s+(?:shot|view|angle)|from\s+(?:directly\s+)?overhead|top[- ]down|"
          r"birds?'?[- ]?eye|worm'?s?[- ]?eye|pov|point[- ]of[- ]view|first[- ]person\s+view|"
          r"(?:low|high|dutch|eye[- ]level|canted)[- ]angle|dutch\s+tilt")
-_MOVE = (r"(?:whip\s+)?pan(?:s|ning|ned)?|tilt(?:s|ing|ed)?\s+(?:up|down)|camera\s+tilts?|dolly|dollies|dollying|"
+_MOVE = (r"(?:whip|slow|quick|camera)\s+pan|pan(?:s|ning|ned)|pan\s+(?:across|over|along|around|left|right|to|"
+         r"from|up|down|shot|sweeps)|tilt(?:s|ing|ed)?\s+(?:up|down)|camera\s+tilts?|dolly|dollies|dollying|"
          r"tracking|crane\s+(?:shot|move|up|down)|camera\s+cranes?|handheld|hand-held|zoom(?:s|ing|ed)?(?:\s+(?:in|out))?|"
          r"orbit(?:al|ing)?\s+shot|camera\s+(?:\w+\s+)?orbits?|orbits?\s+(?:slowly\s+)?around\s+(?:the\s+)?subject|"
          r"push[- ]in|pull[- ]back|pulls\s+back|static\s+(?:shot|camera)|locked[- ]off|fixed\s+camera|"

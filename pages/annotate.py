@@ -1,4 +1,4 @@
-"""Annotate tab: blind 5-point ratings of prompt sets / video grids, one item at a time.
+"""Annotate tab: blind 5-point ratings of prompt sets / video grids, or pairwise votes, one at a time.
 
     python app.py                                              # anyone types an annotator id
     python app.py --auth ann1:pw --auth lead:pw --admin lead    # the id is the signed-in user name
@@ -6,30 +6,38 @@
 An annotator sees the study's items in their own seeded order, each once, with the clips shuffled
 and served under neutral file names (a clip's path often names its method); the method is never
 sent to the browser. Submitting records both scores, the comment and the seconds spent on the item.
+The clips of an item play together, muted and looped, with one play/pause for all (pages/annotate_view.py).
+
+Mode "pairwise" shows two methods' sets for one prompt side by side (left/right drawn per annotator and
+recorded); the vote "A (left) / B (right) is more diverse / tie / both bad" is stored once per annotator
+per pair, and only then are the two methods named (dppgrpo_core.pairwise).
+
 The "Study set-up" panel (admins only when the app runs with sign-in) adds the Expand/Render tab's
-current set, optionally with an attention-check twin, or imports a JSONL manifest.
+current set, optionally with an attention-check twin, or imports a JSONL manifest (items and pairs).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
-import shutil
 import sqlite3
-import tempfile
 import time
 from pathlib import Path
 
 import gradio as gr
 
-from dppgrpo_core.annotations import MAX_CLIPS, MAX_NAME, AnnotationError, AnnotationStore, check_annotator
+from dppgrpo_core import pairwise
+from dppgrpo_core.annotations import MAX_NAME, AnnotationError, AnnotationStore, check_annotator
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.study import VIDEO_SUFFIXES, attention_check_for, item_from_set, next_item, read_manifest
+from dppgrpo_core.study import add_manifest_entries, attention_check_for, item_from_set, next_item, read_manifest
+from pages.annotate_view import (BLIND_FOLDER, PLAY_PAUSE_JS, SYNC_JS, blind_copy, clips_html, progress_line,
+                                 refused, set_html, set_markdown)
 from pages.context import markdown_text
 
-COLUMNS = 4  # video slots: MAX_CLIPS (the core's limit, which import enforces) in rows of COLUMNS
+__all__ = ["blind_copy", "build", "add_current_set", "import_manifest_upload", "open_store", "is_admin"]
+
+MODES = [("Rate one set (1-5 scales)", "likert"), ("Compare two sets (pairwise)", "pairwise")]
 DIVERSITY_ANCHORS = {
     1: "near-identical clips",
     2: "small differences, mostly the same shot",
@@ -46,8 +54,8 @@ ALIGNMENT_ANCHORS = {
 }
 INSTRUCTIONS = """Each item is one prompt and a set of clips (or, where no clips exist, a set of prompts) made
 from it. Rate the **set as a whole**: how different the clips are from each other (diversity), and how
-faithful they are to the prompt (alignment). The order of items and of clips is random; you see each item once
-and can stop and come back at any time."""
+faithful they are to the prompt (alignment). In the pairwise mode you see two sets for one prompt and say
+which is more diverse. The order is random; you see each item once and can stop and come back at any time."""
 
 
 # ----- shared with pages/results.py -----
@@ -63,7 +71,7 @@ def open_store(ctx) -> AnnotationStore:
     except (UserFacingError, OSError, sqlite3.Error) as exc:
         # The path is the server's business: annotators see that it failed, the server log says where.
         logging.getLogger(__name__).error("cannot open the annotation store %s: %s", ctx.settings.annotations_db, exc)
-        raise gr.Error("Cannot open the study's annotation store; tell the study organiser.") from None
+        raise refused("Cannot open the study's annotation store; tell the study organiser.") from None
 
 
 def is_admin(ctx, request: gr.Request | None) -> bool:
@@ -73,97 +81,100 @@ def is_admin(ctx, request: gr.Request | None) -> bool:
     return bool(request is not None and request.username and request.username in ctx.admins)
 
 
-# ----- blind media -----
-def blind_copy(path: str) -> str:
-    """A copy of a clip under a neutral name in the temp folder (which Gradio may serve from anywhere).
-
-    The name hashes the source path, size and time, so it says nothing of the method and a re-rendered
-    clip gets a fresh copy; a hard link is tried first to save space.
-    """
-    source = Path(path)
-    try:
-        stat = source.stat()
-    except OSError:
-        raise gr.Error("A clip of this item is missing on the server; tell the study organiser.") from None
-    if source.resolve().suffix.lower() not in VIDEO_SUFFIXES:  # a study from before import checked its clips
-        raise gr.Error("A clip of this item is not a video file; tell the study organiser.")
-    digest = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:20]
-    folder = Path(tempfile.gettempdir()) / "dppgrpo-blind"
-    folder.mkdir(exist_ok=True)
-    target = folder / f"clip-{digest}{source.suffix.lower()}"
-    if not target.exists():
-        partial = folder / f".{target.name}.{os.getpid()}.part"
-        try:
-            os.link(source, partial)
-        except OSError:
-            shutil.copyfile(source, partial)
-        os.replace(partial, target)  # atomic: two sessions may race to make the same copy
-    return str(target)
+# ----- views: (state, progress, likert panel and fields, pair panel and fields, play/pause) -----
+def _likert_outputs(panel=False, prompt="", clips="", text="") -> list:
+    return [gr.Column(visible=panel), prompt, clips, text, gr.Radio(value=None), gr.Radio(value=None),
+            gr.Textbox(value="")]
 
 
-# ----- views -----
-def _progress(annotator: str, done: int, total: int) -> str:
-    who = markdown_text(annotator)
-    if total == 0:
-        return f"Signed in as **{who}**. The study has no items yet."
-    if done >= total:
-        return f"Signed in as **{who}**. All {total} items rated: thank you!"
-    return f"Signed in as **{who}**. Item {done + 1} of {total} ({done} rated)."
+def _pair_outputs(panel=False, prompt="", left="", right="", reveal=gr.skip()) -> list:
+    return [gr.Column(visible=panel), prompt, left, right, gr.Radio(value=None), reveal]
 
 
-def _view(store: AnnotationStore, annotator: str):
-    """(state, progress, panel, prompt, *videos, text, diversity, alignment, comment) for the next item."""
+def _view(store: AnnotationStore, annotator: str, last_s: float | None = None):
+    """(state, progress, likert panel, prompt, clips, text, diversity, alignment, comment, pair panel, pair
+    prompt, left, right, choice, reveal, play/pause) for the annotator's next item."""
     item, done, total = next_item(store, annotator)
-    blank_videos = [gr.Video(value=None, visible=False) for _ in range(MAX_CLIPS)]
-    reset = [gr.Radio(value=None), gr.Radio(value=None), gr.Textbox(value="")]
+    progress = progress_line(annotator, done, total, "items", last_s)
     if item is None:
-        state = {"annotator": annotator, "item_id": None, "shown_at": None}
-        return [state, _progress(annotator, done, total), gr.Column(visible=False), "", *blank_videos, "", *reset]
+        state = {"annotator": annotator, "mode": "likert", "item_id": None, "shown_at": None}
+        return [state, progress, *_likert_outputs(), *_pair_outputs(reveal=""), gr.Button(visible=False)]
     shown = item["shown"]
-    if item["videos"] and len(shown) > MAX_CLIPS:
-        raise gr.Error(f"This item has {len(shown)} clips; the page shows at most {MAX_CLIPS}. Tell the organiser.")
     prompt = f"### Prompt\n> {markdown_text(item['prompt'])}"
-    if item["videos"]:
-        videos = [gr.Video(value=blind_copy(shown[i]), visible=True, label=f"clip {i + 1}") if i < len(shown)
-                  else gr.Video(value=None, visible=False) for i in range(MAX_CLIPS)]
-        text = ""
-    else:
-        videos = blank_videos
-        text = "### The set\n" + "\n".join(f"{i}. {markdown_text(p)}" for i, p in enumerate(shown, 1))
-    state = {"annotator": annotator, "item_id": item["item_id"], "shown_at": time.monotonic()}
-    return [state, _progress(annotator, done, total), gr.Column(visible=True), prompt, *videos, text, *reset]
+    clips = clips_html(shown) if item["videos"] else ""
+    text = "" if item["videos"] else set_markdown(shown)
+    state = {"annotator": annotator, "mode": "likert", "item_id": item["item_id"], "shown_at": time.monotonic()}
+    return [state, progress, *_likert_outputs(True, prompt, clips, text), *_pair_outputs(reveal=""),
+            gr.Button(visible=bool(item["videos"]))]
+
+
+def _pair_view(store: AnnotationStore, annotator: str, last_s: float | None = None, reveal: str = ""):
+    """The same outputs as `_view`, for the annotator's next pair; `reveal` names the methods of the last vote."""
+    found, done, total = pairwise.next_pair(store, annotator)
+    progress = progress_line(annotator, done, total, "pairs", last_s)
+    reveal_md = f"**Revealed:** {markdown_text(reveal)}" if reveal else ""
+    if found is None:
+        state = {"annotator": annotator, "mode": "pairwise", "pair_id": None, "shown_at": None}
+        return [state, progress, *_likert_outputs(), *_pair_outputs(reveal=reveal_md), gr.Button(visible=False)]
+    prompt = f"### Prompt\n> {markdown_text(found['prompt'])}"
+    state = {"annotator": annotator, "mode": "pairwise", "pair_id": found["pair_id"], "left_side": found["left_side"],
+             "shown_at": time.monotonic()}  # server-side: the methods never reach the browser before the vote
+    videos = bool(found["left"].get("videos") or found["right"].get("videos"))
+    return [state, progress, *_likert_outputs(),
+            *_pair_outputs(True, prompt, set_html(found["left"]), set_html(found["right"]), reveal_md),
+            gr.Button(visible=videos)]
+
+
+def study_counts_line(store: AnnotationStore | None, current: dict | None) -> str:
+    """The status line when the study changes under the tab (an item added from the Render tab)."""
+    if store is None:
+        return "The study has no items yet: add one from the Render tab or the set-up panel below."
+    items, pairs = store.item_ids(), pairwise.pair_ids(store)
+    if current and current.get("annotator"):
+        annotator = current["annotator"]
+        if current.get("mode") == "pairwise":
+            return progress_line(annotator, len(pairwise.voted_pair_ids(store, annotator) & set(pairs)), len(pairs),
+                                 "pairs")
+        done = len(store.rated_item_ids(annotator) & set(items))
+        line = progress_line(annotator, done, len(items))
+        return line + (" Press *Start / resume* for the new items." if done < len(items) and not current.get("item_id")
+                       else "")
+    what = f"**{len(items)}** items to rate" + (f" and **{len(pairs)}** pairs to compare" if pairs else "")
+    return f"The study has {what}. Type your annotator id and press *Start / resume*."
 
 
 def _annotator_of(ctx, typed: str, request: gr.Request | None) -> str:
     if ctx.auth is not None:
         if request is None or not request.username:
-            raise gr.Error("Sign in to annotate.")
+            raise refused("Sign in to annotate.")
         return request.username
     if not isinstance(typed, str) or not typed.strip() or len(typed.strip()) > MAX_NAME:
-        raise gr.Error(f"Type your annotator id (1 to {MAX_NAME} characters) first.")
+        raise refused(f"Type your annotator id (1 to {MAX_NAME} characters) first.")
     try:
         return check_annotator(typed)
     except UserFacingError as exc:
-        raise gr.Error(str(exc)[0].upper() + str(exc)[1:]) from None
+        raise refused(str(exc)[0].upper() + str(exc)[1:]) from None
+
+
+def _seconds(current: dict) -> float:
+    return time.monotonic() - current["shown_at"]
 
 
 def build(ctx) -> None:
-    state = gr.State(None)  # {"annotator", "item_id", "shown_at"}: server-side, one per browser session
+    gr.set_static_paths([BLIND_FOLDER])  # the blind copies, served in place
+    state = gr.State(None)  # {"annotator", "mode", "item_id" | "pair_id", "left_side", "shown_at"}: server-side
     gr.Markdown(INSTRUCTIONS)
     with gr.Row():
         annotator_box = gr.Textbox(label="Annotator id", placeholder="your id, e.g. ann07", scale=3,
                                    interactive=ctx.auth is None,
                                    info="the signed-in user name" if ctx.auth is not None else None)
+        mode = gr.Radio(MODES, value="likert", label="Mode", scale=2)
         start = gr.Button("Start / resume", variant="primary", scale=1)
-    progress = gr.Markdown()
+    progress = gr.Markdown(elem_id="study-top")
+    play_pause = gr.Button("⏯ Play / pause all clips", visible=False, size="sm", elem_id="study-play-pause")
     with gr.Column(visible=False) as panel:
         prompt = gr.Markdown()
-        videos = []
-        for row in range(MAX_CLIPS // COLUMNS):
-            with gr.Row(equal_height=True):
-                for _ in range(COLUMNS):
-                    videos.append(gr.Video(visible=False, interactive=False, loop=True, autoplay=False,
-                                           buttons=[], elem_classes="study-clip"))
+        clips = gr.HTML("", elem_id="study-clips")
         text = gr.Markdown()
         diversity = gr.Radio([(f"{k}: {a}", k) for k, a in DIVERSITY_ANCHORS.items()],
                              label="Diversity: how different are the clips from each other?")
@@ -171,50 +182,139 @@ def build(ctx) -> None:
                              label="Alignment: how faithful are the clips to the prompt?")
         comment = gr.Textbox(label="Comment (optional)", lines=2, max_length=2000)
         submit = gr.Button("Submit and next", variant="primary")
-    view = [state, progress, panel, prompt, *videos, text, diversity, alignment, comment]
+    with gr.Column(visible=False, elem_id="study-pair") as pair_panel:
+        pair_prompt = gr.Markdown()
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                gr.Markdown("#### A (left)")
+                left = gr.HTML("", elem_id="study-left")
+            with gr.Column():
+                gr.Markdown("#### B (right)")
+                right = gr.HTML("", elem_id="study-right")
+        choice = gr.Radio([(label, key) for key, label in pairwise.CHOICE_LABELS.items()],
+                          label="Which set is more diverse (clips more different from each other)?")
+        vote = gr.Button("Vote and next", variant="primary")
+    reveal = gr.Markdown(elem_id="study-reveal")
+    view = [state, progress, panel, prompt, clips, text, diversity, alignment, comment,
+            pair_panel, pair_prompt, left, right, choice, reveal, play_pause]
 
-    def sign_in(typed: str, request: gr.Request):
+    def sign_in(typed: str, chosen_mode: str, request: gr.Request):
         annotator = _annotator_of(ctx, typed, request)
+        if chosen_mode not in ("likert", "pairwise"):
+            raise refused("Choose a mode: rate one set, or compare two sets.")
         try:
-            return _view(open_store(ctx), annotator)
+            store = open_store(ctx)
+            return _pair_view(store, annotator) if chosen_mode == "pairwise" else _view(store, annotator)
         except UserFacingError as exc:
-            raise gr.Error(str(exc)) from None
+            raise refused(str(exc)) from None
+
+    def _signed(current: dict | None, request: gr.Request, wanted: str) -> str:
+        if not current or not current.get("annotator"):
+            raise refused("Sign in with your annotator id first.")
+        if ctx.auth is not None and request.username != current["annotator"]:
+            raise refused("Signed-in user changed: press Start / resume.")
+        if current.get("mode", "likert") != wanted:
+            raise refused("This session is in the other mode: press Start / resume.")
+        return current["annotator"]
 
     def rate(current: dict | None, diversity_score, alignment_score, note: str, request: gr.Request):
-        if not current or not current.get("annotator"):
-            raise gr.Error("Sign in with your annotator id first.")
-        annotator = current["annotator"]
-        if ctx.auth is not None and request.username != annotator:
-            raise gr.Error("Signed-in user changed: press Start / resume.")
+        annotator = _signed(current, request, "likert")
         if not current.get("item_id"):
-            raise gr.Error("No item to rate: every item is done.")
+            raise refused("No item to rate: every item is done.")
         if diversity_score is None or alignment_score is None:
-            raise gr.Error("Choose a score on both scales before submitting.")
+            raise refused("Choose a score on both scales before submitting.")
         store = open_store(ctx)
-        seconds = time.monotonic() - current["shown_at"]
+        seconds = _seconds(current)
         try:
             store.add_rating(annotator, current["item_id"], diversity_score, alignment_score, note or None, seconds)
         except AnnotationError as exc:
             if current["item_id"] not in store.rated_item_ids(annotator):
-                raise gr.Error(str(exc)) from None
+                raise refused(str(exc)) from None
             gr.Warning("This item was already rated (another tab?); moving on.")
-        return _view(store, annotator)
+        return _view(store, annotator, seconds)
 
-    start.click(sign_in, inputs=annotator_box, outputs=view, api_name="start")
-    annotator_box.submit(sign_in, inputs=annotator_box, outputs=view, api_visibility="private")
-    submit.click(rate, inputs=[state, diversity, alignment, comment], outputs=view, api_name="submit")
+    def cast_vote(current: dict | None, chosen, request: gr.Request):
+        annotator = _signed(current, request, "pairwise")
+        if not current.get("pair_id"):
+            raise refused("No pair to vote on: every pair is done.")
+        if chosen not in pairwise.CHOICES:
+            raise refused("Choose A, B, tie or both bad before voting.")
+        store = open_store(ctx)
+        seconds = _seconds(current)
+        try:
+            pairwise.add_vote(store, annotator, current["pair_id"], chosen, current["left_side"], seconds)
+        except AnnotationError as exc:
+            if current["pair_id"] not in pairwise.voted_pair_ids(store, annotator):
+                raise refused(str(exc)) from None
+            gr.Warning("This pair already has your vote (another tab?); moving on.")
+        shown = dict(pairwise.pair(store, current["pair_id"]), left_side=current["left_side"])
+        return _pair_view(store, annotator, seconds, pairwise.reveal(shown, chosen))
 
-    _build_setup(ctx, annotator_box)
+    # Validators refuse before the handler runs: the message shows on the input at fault and the item on
+    # screen stays as it was (no red "Error" badges over the clips and scales).
+    def start_problems(typed, chosen_mode):
+        message = ""
+        if ctx.auth is None:
+            try:
+                _annotator_of(ctx, typed, None)
+            except gr.Error as exc:
+                message = exc.message
+        return [gr.validate(not message, message),
+                gr.validate(chosen_mode in ("likert", "pairwise"), "Choose a mode: rate one set, or compare two sets.")]
+
+    def submit_problems(current, diversity_score, alignment_score, note):
+        started = bool(current and current.get("item_id"))
+        missing = "" if started else "Press Start / resume first: there is no item on screen."
+        return [gr.validate(True, ""),
+                gr.validate(started and diversity_score is not None,
+                            missing or "Choose a score on both scales before submitting."),
+                gr.validate(not started or alignment_score is not None,
+                            "Choose a score on both scales before submitting."),
+                gr.validate(True, "")]
+
+    def vote_problems(current, chosen):
+        started = bool(current and current.get("pair_id"))
+        return [gr.validate(True, ""),
+                gr.validate(started and chosen is not None,
+                            "Choose A, B, tie or both bad before voting." if started else
+                            "Press Start / resume first: there is no pair on screen.")]
+
+    for event in (start.click(sign_in, inputs=[annotator_box, mode], outputs=view, api_name="start",
+                              validator=start_problems),
+                  annotator_box.submit(sign_in, inputs=[annotator_box, mode], outputs=view, api_visibility="private",
+                                       validator=start_problems),
+                  submit.click(rate, inputs=[state, diversity, alignment, comment], outputs=view, api_name="submit",
+                               validator=submit_problems),
+                  vote.click(cast_vote, inputs=[state, choice], outputs=view, api_name="vote",
+                             validator=vote_problems)):
+        event.success(None, js=SYNC_JS)  # clips start together; the page scrolls to the new item
+    play_pause.click(None, js=PLAY_PAUSE_JS)
+
+    def refresh(current: dict | None):
+        path = Path(ctx.settings.annotations_db).expanduser()
+        try:  # a read: never creates the database (a tab switch must write nothing)
+            store = open_store(ctx) if path.is_file() else None
+            return study_counts_line(store, current)
+        except (gr.Error, UserFacingError, sqlite3.Error):
+            return gr.skip()
+
+    # The status line stays true when items arrive from elsewhere (the Render tab's one-click study item).
+    ctx.tabs.change(refresh, inputs=state, outputs=progress, api_visibility="private", show_progress="hidden")
+    _build_setup(ctx, annotator_box, lambda event: event.success(refresh, inputs=state, outputs=progress,
+                                                                 api_visibility="private", show_progress="hidden"))
 
 
 # ----- study set-up (admins) -----
 def _require_admin(ctx, request) -> None:
     if not is_admin(ctx, request):
-        raise gr.Error("Only study admins can change the study.")
+        raise refused("Only study admins can change the study.")
 
 
 def add_current_set(ctx, rendered: dict | None, expanded: dict | None, attention: bool, request) -> str:
-    """Add the session's rendered grid (if it has clips) or else its expanded set as one item; a message."""
+    """Add the session's rendered grid (if it has clips) or else its expanded set as one item; a message.
+
+    Without sign-in the annotators use this same page, so the message names neither the method nor the item
+    id (which holds the method): it says what was added and how many items the study now has."""
     _require_admin(ctx, request)
     source = rendered if isinstance(rendered, dict) and rendered.get("videos") else expanded
     try:
@@ -223,32 +323,36 @@ def add_current_set(ctx, rendered: dict | None, expanded: dict | None, attention
         store = open_store(ctx)
         store.add_items(items)
     except UserFacingError as exc:
-        raise gr.Error(str(exc)) from None
+        raise refused(str(exc)) from None
     kind = f"{len(item['videos'])} clips" if item.get("videos") else f"{len(item['prompts'])} prompts as text"
     extra = " and its attention check" if attention else ""
-    return (f"Added {markdown_text(item['item_id'])} ({kind}, prompt *{markdown_text(item['prompt'])}*){extra}. "
+    what = f"item {markdown_text(item['item_id'])}" if ctx.auth is not None else "one item"
+    return (f"Added {what} ({kind}, prompt *{markdown_text(item['prompt'])}*){extra}. "
             f"The study has {len(store.item_ids())} items.")
 
 
 def import_manifest_upload(ctx, path: str | None, request) -> str:
-    """Import an uploaded JSONL manifest. Its clips are read from the `media_root` setting (else the app's
-    working folder), since the upload folder is temporary, and must lie inside it (see `read_manifest`)."""
+    """Import an uploaded JSONL manifest (items and pairs). Its clips are read from the `media_root` setting
+    (else the app's working folder), since the upload folder is temporary, and must lie inside it."""
     _require_admin(ctx, request)
     if not path:
-        raise gr.Error("Choose a .jsonl manifest first.")
+        raise refused("Choose a .jsonl manifest first.")
     try:
-        items = read_manifest(path, base_dir=ctx.settings.media_root or os.getcwd())
+        entries = read_manifest(path, base_dir=ctx.settings.media_root or os.getcwd())
         store = open_store(ctx)
-        added = store.add_items(items)
+        added, pairs = add_manifest_entries(store, entries)
     except UserFacingError as exc:
-        raise gr.Error(str(exc)) from None
-    return f"Imported {added} items. The study has {len(store.item_ids())} items."
+        raise refused(str(exc)) from None
+    paired = f" and {pairs} pairs" if pairs else ""
+    return (f"Imported {added} items{paired}. The study has {len(store.item_ids())} items and "
+            f"{len(pairwise.pair_ids(store))} pairs.")
 
 
-def _build_setup(ctx, annotator_box) -> None:
+def _build_setup(ctx, annotator_box, then_refresh) -> None:
     with gr.Accordion("Study set-up", open=False, visible=ctx.auth is None) as setup:
         gr.Markdown("Add the current set of the Expand tab (as text) or the Render tab (as clips) as one item; "
-                    "or import a JSONL manifest (one item per line; see `python -m dppgrpo_core.study --help`).")
+                    "or import a JSONL manifest (one item or pair per line; see "
+                    "`python -m dppgrpo_core.study --help`).")
         with gr.Row():
             with_check = gr.Checkbox(label="also add an attention-check item (identical clips)", value=False)
             add = gr.Button("Add current set to study")
@@ -263,9 +367,9 @@ def _build_setup(ctx, annotator_box) -> None:
     def import_upload(path: str | None, request: gr.Request):
         return import_manifest_upload(ctx, path, request)
 
-    add.click(add_current, inputs=[ctx.rendered_set, ctx.prompt_set, with_check], outputs=setup_status,
-              api_visibility="private")
-    import_button.click(import_upload, inputs=manifest, outputs=setup_status, api_visibility="private")
+    then_refresh(add.click(add_current, inputs=[ctx.rendered_set, ctx.prompt_set, with_check], outputs=setup_status,
+                           api_visibility="private"))
+    then_refresh(import_button.click(import_upload, inputs=manifest, outputs=setup_status, api_visibility="private"))
 
     def on_load(request: gr.Request):
         # With sign-in, the id is the user name and only admins see the set-up panel.

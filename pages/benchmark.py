@@ -64,7 +64,7 @@ def load_benchmark(cache_dir: str, run: str):
 
 def small_run_command(cache_dir: str) -> str:
     """The one command that writes a small run this tab lists (three VBench prompts, K = 4, no language model:
-    about a minute on a CPU)."""
+    a minute or two on a CPU)."""
     out = runs_folder(cache_dir) / "small"
     home = Path.home()
     shown = f"~/{out.relative_to(home)}" if out.is_relative_to(home) else str(out)
@@ -75,7 +75,7 @@ def empty_note(cache_dir: str) -> str:
     """What a Benchmark tab with no run chosen says: how to make one (or that one is waiting in the list)."""
     if list_runs(cache_dir):
         return "Choose a benchmark run in the list above, then press **Load**."
-    return (f"No benchmark run yet. This command makes a small one (three VBench prompts, K = 4, about a minute on "
+    return (f"No benchmark run yet. This command makes a small one (three VBench prompts, K = 4, a minute or two on "
             f"a CPU):\n\n```bash\n{small_run_command(cache_dir)}\n```\n\nthen press **Refresh list**. "
             "Add `iid,dpp-grpo,dpp-rerank` to `--methods` to compare the policy's methods too (slower).")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import os
 import queue
 import statistics
 import threading
@@ -481,8 +480,12 @@ def restore_saved(settings: Settings, saved) -> tuple:
     if not saved:
         return (gr.skip(),) * n_outputs
     try:
-        return restored_outputs(settings, set_from_json(settings, saved), "Restored after the reload")
+        loaded = set_from_json(settings, saved)
     except (UserFacingError, TypeError, ValueError):
+        return (gr.skip(),) * n_outputs
+    try:
+        return restored_outputs(settings, loaded, "Restored after the reload")
+    except Exception:  # noqa: BLE001 - a restore that fails (a model gone) must not paint the fresh page red
         return (gr.skip(),) * n_outputs
 
 
@@ -500,15 +503,15 @@ def build(ctx: AppContext) -> None:
             method = gr.Dropdown(list(METHODS), value=DEFAULT_METHOD, label="Method")
             method_note = gr.Markdown(f"*{METHOD_NOTES[DEFAULT_METHOD]}*")
             with gr.Row():
-                lambda_div = gr.Slider(0, 1, value=0.5, step=0.05, label="λ_div (diversity)")
-                lambda_rel = gr.Slider(0, 1, value=0.5, step=0.05, label="λ_rel (relevance)")
+                lambda_div = gr.Slider(0, 1, value=ExpandConfig.lambda_div, step=0.05, label="λ_div (diversity)")
+                lambda_rel = gr.Slider(0, 1, value=ExpandConfig.lambda_rel, step=0.05, label="λ_rel (relevance)")
     with gr.Accordion("Advanced", open=False):
         policies = list(enabled_policies(settings))
         policy = gr.Dropdown(policies, value=policies[0],
                              label="Policy (the server's, or a packaged one; the server's flags add others)")
         with gr.Row():
-            temperature = gr.Slider(0, 1.5, value=0.8, step=0.05, label="Temperature (0 = greedy)")
-            n_candidates = gr.Slider(1, 8, value=4, step=1, label="Candidates per step (dpp-rerank)")
+            temperature = gr.Slider(0, 1.5, value=ExpandConfig.temperature, step=0.05, label="Temperature (0 = greedy)")
+            n_candidates = gr.Slider(1, 8, value=ExpandConfig.n_candidates, step=1, label="Candidates per step (dpp-rerank)")
     try:
         device = settings.check_device()
     except UserFacingError:
@@ -564,7 +567,8 @@ def build(ctx: AppContext) -> None:
                                 validator=validator(settings), **extra, **ctx.model_queue))
     # The second method and the comparison's own K come after the method, so the validator checks them too.
     compare.click(on_compare, [prompt, method, method_b, compare_k, *options],
-                  [compare_status, compare_plot, compare_sets], api_name="compare", validator=_compare_validator(settings), **ctx.model_queue)
+                  [compare_status, compare_plot, compare_sets], api_name="compare",
+                  validator=_compare_validator(settings), **ctx.model_queue)
 
     def on_upload(path):
         return load_set_upload(settings, path)

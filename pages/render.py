@@ -80,7 +80,7 @@ def _cpu_only(settings: Settings) -> bool:
 def _full_size(spec: str) -> bool:
     try:
         backend = load_backend(spec)
-    except UserFacingError:
+    except Exception:  # noqa: BLE001 - a bad configured model must not stop the app from starting
         return False
     return isinstance(backend, DiffusersBackend) and not backend.tiny
 
@@ -322,7 +322,13 @@ def build(ctx) -> None:
     grid = gr.HTML(EMPTY_GRID)
     study = None
     if importlib.util.find_spec("pages.annotate") is not None:
-        study = gr.Button("Create an annotation study from this grid", visible=False)
+        # One click adds the grid as a study item (the attention-check choice beside it), then opens Annotate.
+        with gr.Row(visible=False) as study:
+            study_check = gr.Checkbox(True, label="also add an attention-check item (its first clip repeated)",
+                                      scale=2, elem_id="render-study-check")
+            study_button = gr.Button("Create an annotation study from this grid", scale=1,
+                                     elem_id="render-study-button")
+        study_status = gr.Markdown(elem_id="render-study-status")
 
     numbers = [steps, frames, guidance, height, width, fps]
     model.change(functools.partial(model_defaults, settings), inputs=model, outputs=numbers)
@@ -349,13 +355,31 @@ def build(ctx) -> None:
         kept = gr.State(None)  # set on page load only when the browser kept a grid (see the Expand tab)
         on_page_load(lambda saved: saved or None, saved_grid, kept, api_visibility="private",
                      show_progress="hidden")
-        restored = kept.change(functools.partial(restore_grid, settings), kept,
+        def on_restore_grid(saved):
+            return restore_grid(settings, saved)
+
+        restored = kept.change(on_restore_grid, kept,
                                [grid, status, ctx.rendered_set, prompts_box, filled], api_visibility="private",
                                show_progress="hidden")
         if study is not None:
-            restored.success(lambda rendered: gr.Button(visible=bool(rendered and rendered.get("videos"))),
-                             inputs=ctx.rendered_set, outputs=study, api_visibility="private")
+            restored.success(study_row_for(ctx), inputs=ctx.rendered_set, outputs=study, api_visibility="private")
     if study is not None:
-        event.success(lambda rendered: gr.Button(visible=bool(rendered and rendered["videos"])),
-                      inputs=ctx.rendered_set, outputs=study)
-        study.click(lambda: gr.Tabs(selected="annotate"), outputs=ctx.tabs)
+        from pages.annotate import add_current_set
+
+        def add_grid(rendered: dict | None, attention: bool, request: gr.Request):
+            return add_current_set(ctx, rendered, None, attention, request)
+
+        event.success(study_row_for(ctx), inputs=ctx.rendered_set, outputs=study, api_visibility="private")
+        study_button.click(add_grid, inputs=[ctx.rendered_set, study_check], outputs=study_status,
+                           api_visibility="private").success(lambda: gr.Tabs(selected="annotate"), outputs=ctx.tabs,
+                                                             api_visibility="private")
+
+
+def study_row_for(ctx):
+    """The handler that shows the one-click study row once a grid has clips (to admins only, with sign-in)."""
+    from pages.annotate import is_admin
+
+    def show(rendered: dict | None, request: gr.Request):
+        return gr.Row(visible=bool(rendered and rendered.get("videos")) and is_admin(ctx, request))
+
+    return show

@@ -3,7 +3,11 @@
     python app.py --auth ann1:pw --auth lead:pw --admin lead    # only "lead" may load results
 
 Mean and 95% bootstrap CI (over items) of each scale per method, score distributions, numbers of
-annotators and items, ordinal Krippendorff's alpha, attention-check failures, and downloads.
+annotators and items, ordinal Krippendorff's alpha, attention-check failures, and downloads. Pairwise
+mode: win rates with 95% bootstrap CIs (over pairs), a Bradley–Terry ranking of the methods and the share
+of decisive votes that went to the left side (position bias). Both modes: seconds per answer per annotator,
+answers under `study_results.FAST_ANSWER_S` flagged. A table with nothing in it is replaced by a line
+saying why.
 The check is made inside the handler, on the request's user, so the API refuses non-admins too.
 
 Downloads: each browser session has one export folder (an unguessable name under EXPORTS_ROOT, which
@@ -24,10 +28,11 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from dppgrpo_core import study_results
+from dppgrpo_core import pairwise, study_results
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.study import export_ratings
+from dppgrpo_core.study import export_ratings, votes_path, write_table
 from pages.annotate import is_admin, open_store
+from pages.annotate_view import refused
 from pages.context import markdown_text
 
 
@@ -68,14 +73,32 @@ def _mean_ci(row: pd.Series, scale: str) -> str:
 
 
 def summary_table(ratings: pd.DataFrame) -> pd.DataFrame:
-    """Per method: counts and 'mean [95% CI low, high]' of each scale, as shown in the tab."""
+    """Per method: counts and 'mean [95% CI low, high]' of each scale, as shown in the tab (empty: no ratings)."""
     summary = study_results.method_summary(ratings)
-    if summary.empty:
-        return pd.DataFrame({"note": ["no ratings yet"]})
     table = summary[["method", "n_items", "n_annotators", "n_ratings"]].copy()
     for scale in study_results.SCALES:
         table[f"{scale} mean [95% CI]"] = [_mean_ci(row, scale) for _, row in summary.iterrows()]
     return table
+
+
+def pairwise_table(votes: pd.DataFrame) -> pd.DataFrame:
+    """Per method, best first: Bradley–Terry rank and strength, win rate [95% CI], wins / ties / losses / both bad."""
+    if votes.empty:
+        return pd.DataFrame()
+    rates = study_results.win_rates(votes)
+    ranking = study_results.bradley_terry(votes)
+    table = ranking.merge(rates, on="method")
+    table["win rate [95% CI]"] = [f"{r.win_rate:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in table.itertuples()]
+    table["Bradley–Terry strength"] = table["strength"].round(3)
+    return table[["rank", "method", "Bradley–Terry strength", "win rate [95% CI]", "votes", "wins", "ties",
+                  "losses", "both_bad"]]
+
+
+def _shown(frame: pd.DataFrame, empty_line: str):
+    """(note, table): the table when it has rows, else no table (no "1 2 3" headers) and a line saying why."""
+    if frame is None or frame.empty:
+        return f"*{empty_line}*", gr.Dataframe(value=None, visible=False)
+    return "", gr.Dataframe(value=frame, visible=True)
 
 
 def _alpha(value: float) -> str:
@@ -94,6 +117,17 @@ def overview_markdown(ratings: pd.DataFrame, n_items: int) -> str:
             f"(a check fails when identical clips get diversity > {study_results.ATTENTION_MAX_DIVERSITY}).")
 
 
+def pairwise_markdown(votes: pd.DataFrame, n_pairs: int) -> str:
+    if votes.empty:
+        return f"Pairwise mode: {n_pairs} pairs in the study, no votes yet."
+    bias = study_results.position_bias(votes)
+    left = ("no decisive votes yet" if not bias["decisive"] else
+            f"{bias['left_share']:.0%} of {bias['decisive']} decisive votes went to the left side "
+            f"[95% CI {bias['ci_low']:.0%}, {bias['ci_high']:.0%}]; about 50% means no position bias")
+    return (f"Pairwise mode: **{n_pairs}** pairs, **{votes['pair_id'].nunique()}** voted, **{len(votes)}** votes by "
+            f"**{votes['annotator'].nunique()}** annotators. Position: {left}.")
+
+
 def build(ctx) -> None:
     gate = ("Results are visible to study admins only." if ctx.auth is not None else
             "Anyone can read results while the app runs without sign-in (`--auth` and `--admin` restrict them).")
@@ -103,33 +137,57 @@ def build(ctx) -> None:
     gr.set_static_paths([EXPORTS_ROOT])  # served where they are: no copy in Gradio's cache per click
     # The session's export folder: removed on the next click, when the session ends, or after EXPORT_TTL_S.
     exported = gr.State(None, time_to_live=EXPORT_TTL_S, delete_callback=_remove)
-    overview = gr.Markdown()
-    summary = gr.Dataframe(label="Per method (attention checks excluded)", interactive=False)
-    figure = gr.Plot(label="Score distributions")
-    failures = gr.Dataframe(label="Attention-check failures per annotator", interactive=False)
+    overview = gr.Markdown("*Press Load results to read the study.*")
+    gr.Markdown("#### Rating sets (1-5 scales), per method (attention checks excluded)")
+    summary_note = gr.Markdown()
+    summary = gr.Dataframe(interactive=False, visible=False, elem_id="results-summary")
+    figure = gr.Plot(label="Score distributions", visible=False)
+    gr.Markdown("#### Attention-check failures per annotator")
+    failures_note = gr.Markdown()
+    failures = gr.Dataframe(interactive=False, visible=False)
+    gr.Markdown("#### Pairwise: Bradley–Terry ranking and win rates")
+    pair_overview = gr.Markdown()
+    pair_table = gr.Dataframe(interactive=False, visible=False, elem_id="results-pairwise")
+    gr.Markdown(f"#### Time per answer (under {study_results.FAST_ANSWER_S:g} s counts as too fast)")
+    times_note = gr.Markdown()
+    times = gr.Dataframe(interactive=False, visible=False)
     with gr.Row():
         csv_file = gr.File(label="ratings.csv", interactive=False)
         jsonl_file = gr.File(label="ratings.jsonl", interactive=False)
+        pair_files = gr.File(label="pairwise: votes (with presentation order) and rankings", interactive=False,
+                             file_count="multiple", visible=False)
 
     def load_results(previous: str | None, request: gr.Request):
         if not is_admin(ctx, request):
-            raise gr.Error("Only study admins can read the results.")
+            raise refused("Only study admins can read the results.")
         store = open_store(ctx)
-        ratings = store.ratings()
+        ratings, votes = store.ratings(), pairwise.votes(store)
+        ranking = pairwise_table(votes)
         folder = None
         try:
             folder = export_folder(previous)
             files = [str(export_ratings(store, folder / name)) for name in ("ratings.csv", "ratings.jsonl")]
+            extra = [str(votes_path(folder / name)) for name in ("ratings.csv", "ratings.jsonl")] if len(votes) else []
+            if len(votes):
+                extra.append(str(write_table(ranking, folder / "pairwise_ranking.csv")))
         except (UserFacingError, OSError) as exc:
             _remove(str(folder) if folder else None)
-            raise gr.Error(f"Could not write the downloads: {exc}") from None
+            raise refused(f"Could not write the downloads: {exc}") from None
         fails = study_results.attention_failures(ratings)
         where = f"Store: {markdown_text(str(ctx.settings.annotations_db))}.  \n"
-        return (where + overview_markdown(ratings, len(store.item_ids())), summary_table(ratings),
-                study_results.distribution_figure(ratings) if len(ratings) else None,
-                fails if len(fails) else pd.DataFrame({"note": ["no attention checks rated"]}), *files, str(folder))
+        answer_times = study_results.answer_times(ratings, votes)
+        return (where + overview_markdown(ratings, len(store.item_ids())),
+                *_shown(summary_table(ratings), "No ratings yet: method means appear once annotators rate items."),
+                gr.Plot(value=study_results.distribution_figure(ratings), visible=True) if len(ratings)
+                else gr.Plot(value=None, visible=False),
+                *_shown(fails, "No attention check rated yet."),
+                pairwise_markdown(votes, len(pairwise.pair_ids(store))),
+                _shown(ranking, "")[1],
+                *_shown(answer_times, "No answers yet."),
+                *files, gr.File(value=extra or None, visible=bool(extra)), str(folder))
 
     # "undocumented": not advertised in the API page; callable by an admin's script, refused to others.
-    load.click(load_results, inputs=exported, outputs=[overview, summary, figure, failures, csv_file, jsonl_file,
-                                                       exported],
+    load.click(load_results, inputs=exported,
+               outputs=[overview, summary_note, summary, figure, failures_note, failures, pair_overview, pair_table,
+                        times_note, times, csv_file, jsonl_file, pair_files, exported],
                api_name="results", api_visibility="undocumented")

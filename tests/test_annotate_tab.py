@@ -42,11 +42,12 @@ def client_for(url, user):
 
 
 def table(value) -> pd.DataFrame:
+    value = value.get("value", value) if "data" not in value else value  # an update (visible + value) or a value
     return pd.DataFrame(value["data"], columns=value["headers"])  # a Dataframe output as the client gets it
 
 
 def progress_of(outputs) -> str:
-    return outputs[0]  # (progress, panel, prompt, *videos, text, diversity, alignment, comment): State is skipped
+    return outputs[0]  # (progress, panel, prompt, clips, text, ..., pair fields, play/pause): State is skipped
 
 
 def test_client_completes_the_study_blind(auth_app):
@@ -93,7 +94,8 @@ def test_results_are_for_admins_only(auth_app):
     store, url = auth_app
     with pytest.raises(Exception, match="Only study admins"):
         client_for(url, "alice").predict(api_name="/results")
-    overview, summary, _figure, failures, csv_path, jsonl_path = client_for(url, "lead").predict(api_name="/results")
+    (overview, _, summary, _figure, _, failures, pair_overview, _, _, times, csv_path, jsonl_path,
+     pair_files) = client_for(url, "lead").predict(api_name="/results")
     ratings = store.ratings()
     assert f"**{ratings['annotator'].nunique()}** annotators, **{len(ratings)}** ratings" in overview
     assert set(table(summary)["method"]) == set(METHODS)
@@ -103,6 +105,9 @@ def test_results_are_for_admins_only(auth_app):
     alice_check = ratings.query("annotator == 'alice' and item_id == 'check'")["diversity"].iloc[0]
     failed = table(failures).set_index("annotator").loc["alice", "failed"]
     assert failed == int(alice_check > 2)
+    assert "no votes yet" in pair_overview and not pair_files.get("value")  # no pairs in this study: no pairwise downloads
+    assert set(table(times)["annotator"]) >= {"alice", "bob"} and set(table(times)["mode"]) == {"likert"}
+    assert "rated_at" in exported and exported["rated_at"].str.match(r"\d{4}-\d\d-\d\dT.*\+00:00$").all()
 
 
 # ----- the browser -----
@@ -181,6 +186,7 @@ def test_add_current_set_and_import_upload(tmp_path, monkeypatch):
     expanded = {"query": "a fox", "method": "dpp-grpo", "prompts": ["fox in snow", "fox at dusk"], "steps": []}
     message = add_current_set(open_ctx, None, expanded, True, None)
     assert "2 prompts as text" in message and "attention check" in message and "has 2 items" in message
+    assert "dpp-grpo" not in message  # 10: without sign-in annotators share this page: the method stays unnamed
     rendered = dict(expanded, videos=[str(tmp_path / "1.mp4"), str(tmp_path / "2.mp4")])
     assert "2 clips" in add_current_set(open_ctx, rendered, expanded, False, None)  # the grid wins over the text
     with pytest.raises(gr.Error, match="already in the study"):
@@ -255,7 +261,7 @@ def test_backticks_and_markup_in_prompts_show_literally(tmp_path):
     store = AnnotationStore(tmp_path / "a.db")
     store.add_items([{"item_id": "i", "prompt": prompt, "method": "m", "prompts": ["use `code` & <i>tags</i>", "_b_"]}])
     outputs = _view(store, "ann_1")
-    progress, prompt_md, text_md = outputs[1], outputs[3], outputs[4 + 16]
+    progress, prompt_md, text_md = outputs[1], outputs[3], outputs[5]
     assert visible_text(prompt_md).split() == ["Prompt", *prompt.split()]
     shown = visible_text(text_md)
     assert "use `code` & <i>tags</i>" in shown and "_b_" in shown and "&lt;" not in shown
@@ -283,7 +289,7 @@ def test_load_results_keeps_one_export_per_session(auth_app, tmp_path):
     lead = Client(url, auth=("lead", "pw-lead"), verbose=False, download_files=str(tmp_path / "client"))
     for n in range(3):
         store.add_rating(f"extra{n}", "check", 1, 1)  # every click exports different ratings
-        *_, csv_path, jsonl_path = lead.predict(api_name="/results")
+        *_, csv_path, jsonl_path, _pairs = lead.predict(api_name="/results")
         assert len(pd.read_csv(csv_path)) == len(store.ratings()) == len(Path(jsonl_path).read_text().splitlines())
     new = set(EXPORTS_ROOT.iterdir()) - exports_before
     assert len(new) == 1, "one export folder per session, replaced on each click"

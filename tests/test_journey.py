@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from app import parse_args
+from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import StepRecord
 from dppgrpo_core.settings import Settings
 from pages import benchmark as bench_page
@@ -88,6 +89,15 @@ def test_1_a_long_step_reports_its_elapsed_time_and_the_time_left(monkeypatch):
     assert updates[-1][0].startswith("✅") and updates[-1][7]["prompts"] == [f"{QUERY} 1", f"{QUERY} 2"]
     # Without tick (the plain handler), no extra updates.
     assert len(list(page.expand_stream(Settings(device="cpu"), QUERY, 2, "dpp-rerank", *OPTIONS))) == 4
+
+    def failing(*args, **kwargs):
+        time.sleep(0.3)
+        raise UserFacingError("The policy produced no usable prompt at step 1")
+        yield
+
+    monkeypatch.setattr(page, "expand", failing)  # an error in the worker thread is the user's one-line message
+    with pytest.raises(gr.Error, match="no usable prompt"):
+        list(page.expand_stream(Settings(device="cpu"), QUERY, 2, "dpp-rerank", *OPTIONS, tick=0.1))
 
 
 # -- 8: Compare has its own K and shows both sets ------------------------------------------------------

@@ -70,8 +70,12 @@ def test_stemming_and_the_one_miss_rule():
 
 def test_plain_prompts_and_lookalike_words_are_not_cinematic():
     for prompt in ("a dog running on the beach", "A crane stands in a pond under the overhead sun.",
-                   "A drone flying over a field.", "A satellite orbiting the Earth.", "A panda eats bamboo."):
+                   "A drone flying over a field.", "A satellite orbiting the Earth.", "A panda eats bamboo.",
+                   "A chef flips vegetables in a frying pan."):
         assert not names_shot_camera_or_lens(prompt), prompt
+    for prompt in ("The camera slowly pans across a field.", "A slow pan sweeps across the scene.",
+                   "A whip pan to a dancer.", "Panning over the city."):
+        assert names_shot_camera_or_lens(prompt), prompt
     assert not is_video_prompt("Close-up, dog.")  # under 5 words
     assert not is_video_prompt("A wide shot of " + "a very long scene " * 40)  # over 120 words
 
