@@ -202,10 +202,10 @@ def export_ratings(store: AnnotationStore, out: str | Path) -> Path:
         raise UserFacingError(f"--out {checks.shown(str(out))} is a folder; give a file name.")
     from dppgrpo_core.study_results import flag_fast
 
-    frames = {out: flag_fast(store.ratings())}
+    frames = {out: presentation(flag_fast(store.ratings()), store)}
     voted = pairwise.votes(store)
     if len(voted):
-        frames[votes_path(out)] = flag_fast(voted)
+        frames[votes_path(out)] = presentation(flag_fast(voted))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         for path, frame in frames.items():
@@ -213,6 +213,19 @@ def export_ratings(store: AnnotationStore, out: str | Path) -> Path:
     except OSError as exc:
         raise UserFacingError(f"Cannot write {checks.shown(str(out))}: {exc.strerror or exc}.") from None
     return out
+
+
+def presentation(frame, store: AnnotationStore | None = None):
+    """The export with how each answer was presented: `position` (the annotator's 1st, 2nd, ... answer) and,
+    for ratings, `clip_order` (the display order of the item's clips, as indices into its list)."""
+    frame = frame.copy()
+    frame["position"] = frame.groupby("annotator").cumcount() + 1
+    if store is not None:
+        sizes = {item["item_id"]: len(item["videos"] or item["prompts"]) for item in store.items()}
+        frame["clip_order"] = [json.dumps(clip_order(sizes[item_id], int(seed), item_id)) if seed is not None
+                               and str(seed) != "<NA>" else None
+                               for item_id, seed in zip(frame["item_id"], frame["order_seed"])]
+    return frame
 
 
 def write_table(frame, path: Path) -> Path:

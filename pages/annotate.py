@@ -12,15 +12,13 @@ Mode "pairwise" shows two methods' sets for one prompt side by side (left/right 
 recorded); the vote "A (left) / B (right) is more diverse / tie / both bad" is stored once per annotator
 per pair, and only then are the two methods named (dppgrpo_core.pairwise).
 
-The "Study set-up" panel (admins only when the app runs with sign-in) adds the Expand/Render tab's
-current set, optionally with an attention-check twin, or imports a JSONL manifest (items and pairs).
+The "Study set-up" panel (pages/annotate_setup.py; admins only when the app runs with sign-in) adds
+the Expand/Render tab's current set, optionally with an attention-check twin, or imports a JSONL
+manifest (items and pairs).
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -30,9 +28,10 @@ import gradio as gr
 from dppgrpo_core import pairwise
 from dppgrpo_core.annotations import MAX_NAME, AnnotationError, AnnotationStore, check_annotator
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.study import add_manifest_entries, attention_check_for, item_from_set, next_item, read_manifest
+from dppgrpo_core.study import next_item
 from pages.annotate_view import (BLIND_FOLDER, PLAY_PAUSE_JS, SYNC_JS, blind_copy, clips_html, progress_line,
                                  refused, set_html, set_markdown)
+from pages.annotate_setup import add_current_set, build_setup, import_manifest_upload, is_admin, open_store
 from pages.context import markdown_text
 
 __all__ = ["blind_copy", "build", "add_current_set", "import_manifest_upload", "open_store", "is_admin"]
@@ -56,29 +55,6 @@ INSTRUCTIONS = """Each item is one prompt and a set of clips (or, where no clips
 from it. Rate the **set as a whole**: how different the clips are from each other (diversity), and how
 faithful they are to the prompt (alignment). In the pairwise mode you see two sets for one prompt and say
 which is more diverse. The order is random; you see each item once and can stop and come back at any time."""
-
-
-# ----- shared with pages/results.py -----
-@functools.lru_cache(maxsize=8)
-def _store_at(path: str) -> AnnotationStore:
-    return AnnotationStore(path)
-
-
-def open_store(ctx) -> AnnotationStore:
-    """The study store of the app's settings, opened on first use (building the app writes nothing)."""
-    try:
-        return _store_at(str(Path(ctx.settings.annotations_db).expanduser().resolve()))
-    except (UserFacingError, OSError, sqlite3.Error) as exc:
-        # The path is the server's business: annotators see that it failed, the server log says where.
-        logging.getLogger(__name__).error("cannot open the annotation store %s: %s", ctx.settings.annotations_db, exc)
-        raise refused("Cannot open the study's annotation store; tell the study organiser.") from None
-
-
-def is_admin(ctx, request: gr.Request | None) -> bool:
-    """Without sign-in everyone is; with sign-in, only the users named by --admin."""
-    if ctx.auth is None:
-        return True
-    return bool(request is not None and request.username and request.username in ctx.admins)
 
 
 # ----- views: (state, progress, likert panel and fields, pair panel and fields, play/pause) -----
@@ -169,9 +145,12 @@ def build(ctx) -> None:
                                    interactive=ctx.auth is None,
                                    info="the signed-in user name" if ctx.auth is not None else None)
         mode = gr.Radio(MODES, value="likert", label="Mode", scale=2)
+        # The chosen mode, server-side: /start keeps its one input (the id), as API clients already call it.
+        chosen = gr.State("likert")
         start = gr.Button("Start / resume", variant="primary", scale=1)
     progress = gr.Markdown(elem_id="study-top")
-    play_pause = gr.Button("⏯ Play / pause all clips", visible=False, size="sm", elem_id="study-play-pause")
+    reveal = gr.Markdown(elem_id="study-reveal")  # after a pairwise vote: the methods of the pair just voted on
+    play_pause = gr.Button("Play / pause all clips", visible=False, size="sm", elem_id="study-play-pause")
     with gr.Column(visible=False) as panel:
         prompt = gr.Markdown()
         clips = gr.HTML("", elem_id="study-clips")
@@ -194,7 +173,6 @@ def build(ctx) -> None:
         choice = gr.Radio([(label, key) for key, label in pairwise.CHOICE_LABELS.items()],
                           label="Which set is more diverse (clips more different from each other)?")
         vote = gr.Button("Vote and next", variant="primary")
-    reveal = gr.Markdown(elem_id="study-reveal")
     view = [state, progress, panel, prompt, clips, text, diversity, alignment, comment,
             pair_panel, pair_prompt, left, right, choice, reveal, play_pause]
 
@@ -264,7 +242,9 @@ def build(ctx) -> None:
 
     def submit_problems(current, diversity_score, alignment_score, note):
         started = bool(current and current.get("item_id"))
-        missing = "" if started else "Press Start / resume first: there is no item on screen."
+        missing = "" if started else ("No item to rate: every item is done." if current and current.get("annotator")
+                                      and current.get("mode", "likert") == "likert"
+                                      else "Press Start / resume first: there is no item on screen.")
         return [gr.validate(True, ""),
                 gr.validate(started and diversity_score is not None,
                             missing or "Choose a score on both scales before submitting."),
@@ -274,14 +254,20 @@ def build(ctx) -> None:
 
     def vote_problems(current, chosen):
         started = bool(current and current.get("pair_id"))
+        done = bool(current and current.get("annotator") and current.get("mode") == "pairwise")
         return [gr.validate(True, ""),
                 gr.validate(started and chosen is not None,
                             "Choose A, B, tie or both bad before voting." if started else
+                            "No pair to vote on: every pair is done." if done else
                             "Press Start / resume first: there is no pair on screen.")]
 
-    for event in (start.click(sign_in, inputs=[annotator_box, mode], outputs=view, api_name="start",
+    def set_mode(value):
+        return value if value in ("likert", "pairwise") else "likert"
+
+    mode.change(set_mode, inputs=mode, outputs=chosen, queue=False, api_visibility="private", show_progress="hidden")
+    for event in (start.click(sign_in, inputs=[annotator_box, chosen], outputs=view, api_name="start",
                               validator=start_problems),
-                  annotator_box.submit(sign_in, inputs=[annotator_box, mode], outputs=view, api_visibility="private",
+                  annotator_box.submit(sign_in, inputs=[annotator_box, chosen], outputs=view, api_visibility="private",
                                        validator=start_problems),
                   submit.click(rate, inputs=[state, diversity, alignment, comment], outputs=view, api_name="submit",
                                validator=submit_problems),
@@ -300,81 +286,5 @@ def build(ctx) -> None:
 
     # The status line stays true when items arrive from elsewhere (the Render tab's one-click study item).
     ctx.tabs.change(refresh, inputs=state, outputs=progress, api_visibility="private", show_progress="hidden")
-    _build_setup(ctx, annotator_box, lambda event: event.success(refresh, inputs=state, outputs=progress,
+    build_setup(ctx, annotator_box, lambda event: event.success(refresh, inputs=state, outputs=progress,
                                                                  api_visibility="private", show_progress="hidden"))
-
-
-# ----- study set-up (admins) -----
-def _require_admin(ctx, request) -> None:
-    if not is_admin(ctx, request):
-        raise refused("Only study admins can change the study.")
-
-
-def add_current_set(ctx, rendered: dict | None, expanded: dict | None, attention: bool, request) -> str:
-    """Add the session's rendered grid (if it has clips) or else its expanded set as one item; a message.
-
-    Without sign-in the annotators use this same page, so the message names neither the method nor the item
-    id (which holds the method): it says what was added and how many items the study now has."""
-    _require_admin(ctx, request)
-    source = rendered if isinstance(rendered, dict) and rendered.get("videos") else expanded
-    try:
-        item = item_from_set(source)
-        items = [item, attention_check_for(item)] if attention else [item]  # the store refuses > MAX_CLIPS clips
-        store = open_store(ctx)
-        store.add_items(items)
-    except UserFacingError as exc:
-        raise refused(str(exc)) from None
-    kind = f"{len(item['videos'])} clips" if item.get("videos") else f"{len(item['prompts'])} prompts as text"
-    extra = " and its attention check" if attention else ""
-    what = f"item {markdown_text(item['item_id'])}" if ctx.auth is not None else "one item"
-    return (f"Added {what} ({kind}, prompt *{markdown_text(item['prompt'])}*){extra}. "
-            f"The study has {len(store.item_ids())} items.")
-
-
-def import_manifest_upload(ctx, path: str | None, request) -> str:
-    """Import an uploaded JSONL manifest (items and pairs). Its clips are read from the `media_root` setting
-    (else the app's working folder), since the upload folder is temporary, and must lie inside it."""
-    _require_admin(ctx, request)
-    if not path:
-        raise refused("Choose a .jsonl manifest first.")
-    try:
-        entries = read_manifest(path, base_dir=ctx.settings.media_root or os.getcwd())
-        store = open_store(ctx)
-        added, pairs = add_manifest_entries(store, entries)
-    except UserFacingError as exc:
-        raise refused(str(exc)) from None
-    paired = f" and {pairs} pairs" if pairs else ""
-    return (f"Imported {added} items{paired}. The study has {len(store.item_ids())} items and "
-            f"{len(pairwise.pair_ids(store))} pairs.")
-
-
-def _build_setup(ctx, annotator_box, then_refresh) -> None:
-    with gr.Accordion("Study set-up", open=False, visible=ctx.auth is None) as setup:
-        gr.Markdown("Add the current set of the Expand tab (as text) or the Render tab (as clips) as one item; "
-                    "or import a JSONL manifest (one item or pair per line; see "
-                    "`python -m dppgrpo_core.study --help`).")
-        with gr.Row():
-            with_check = gr.Checkbox(label="also add an attention-check item (identical clips)", value=False)
-            add = gr.Button("Add current set to study")
-        with gr.Row():
-            manifest = gr.File(label="JSONL manifest", file_types=[".jsonl"], type="filepath")
-            import_button = gr.Button("Import manifest")
-        setup_status = gr.Markdown()
-
-    def add_current(rendered: dict | None, expanded: dict | None, attention: bool, request: gr.Request):
-        return add_current_set(ctx, rendered, expanded, attention, request)
-
-    def import_upload(path: str | None, request: gr.Request):
-        return import_manifest_upload(ctx, path, request)
-
-    then_refresh(add.click(add_current, inputs=[ctx.rendered_set, ctx.prompt_set, with_check], outputs=setup_status,
-                           api_visibility="private"))
-    then_refresh(import_button.click(import_upload, inputs=manifest, outputs=setup_status, api_visibility="private"))
-
-    def on_load(request: gr.Request):
-        # With sign-in, the id is the user name and only admins see the set-up panel.
-        if ctx.auth is None:
-            return gr.Textbox(), gr.Accordion(visible=True)
-        return gr.Textbox(value=request.username or ""), gr.Accordion(visible=is_admin(ctx, request))
-
-    gr.on(triggers=None, fn=on_load, outputs=[annotator_box, setup], api_visibility="private")

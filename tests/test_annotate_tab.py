@@ -90,10 +90,15 @@ def test_missing_score_is_an_error_and_bob_resumes(auth_app):
     assert rated_first == set(item_order(store.item_ids(), seed)[:2])  # his seeded order, logged in the store
 
 
-def test_results_are_for_admins_only(auth_app):
+def test_results_are_for_admins_only(auth_app, capfd):
     store, url = auth_app
+    capfd.readouterr()
     with pytest.raises(Exception, match="Only study admins"):
         client_for(url, "alice").predict(api_name="/results")
+    with pytest.raises(Exception, match="No item to rate|Sign in with your annotator id|Press Start"):
+        client_for(url, "alice").predict(3, 3, "", api_name="/submit")
+    # 10: expected refusals are the user's business: no traceback in the server's terminal
+    assert "Traceback" not in capfd.readouterr().err
     (overview, _, summary, _figure, _, failures, pair_overview, _, _, times, csv_path, jsonl_path,
      pair_files) = client_for(url, "lead").predict(api_name="/results")
     ratings = store.ratings()
@@ -314,3 +319,20 @@ def test_export_folders_are_replaced_and_pruned(tmp_path, monkeypatch):
     os.utime(second, (old, old))  # a session that never ended (an API client) or a server that stopped
     third = results.export_folder(None)
     assert not second.exists() and third.is_dir()
+
+
+# ----- issue 16, item 3: the Annotate status line counts what was added elsewhere -----
+def test_status_line_counts_items_added_after_the_tab_was_opened(tmp_path):
+    from pages.annotate import add_current_set, study_counts_line
+
+    assert "no items yet" in study_counts_line(None, None)
+    ctx = SimpleNamespace(settings=Settings(annotations_db=str(tmp_path / "a.db")), auth=None, admins=set())
+    grid = {"query": "a fox", "method": "dpp-grpo", "prompts": ["a", "b"], "videos": ["/v/1.mp4", "/v/2.mp4"]}
+    add_current_set(ctx, grid, None, True, None)  # what the Render tab's one click does
+    store = AnnotationStore(tmp_path / "a.db")
+    assert "**2** items to rate" in study_counts_line(store, None)
+    waiting = {"annotator": "ann", "mode": "likert", "item_id": None}  # signed in before the items came
+    assert "Item 1 of 2 (0 rated)" in study_counts_line(store, waiting) and "Start / resume" in study_counts_line(
+        store, waiting)
+    with pytest.raises(Exception, match="typed by hand"):  # a grid of hand-typed prompts: a clear refusal
+        add_current_set(ctx, dict(grid, query=None), None, False, None)

@@ -203,6 +203,7 @@ def test_too_fast_answers_are_flagged_per_annotator_and_exported(store, tmp_path
     pairwise.add_vote(store, "quick", "p000", "left", "a", seconds=1.0)
     pairwise.add_vote(store, "quick", "p001", "right", "b", seconds=12.0)
     store.add_items([{"item_id": "i", "prompt": "p", "method": "m", "prompts": ["a", "b"]}])
+    seed = store.annotator_seed("quick")  # drawn when the tab first shows them an item
     store.add_rating("quick", "i", 3, 3, seconds=2.0)
     times = study_results.answer_times(store.ratings(), pairwise.votes(store)).set_index(["annotator", "mode"])
     assert times.loc[("quick", "pairwise"), "too_fast"] == 1 and times.loc[("quick", "likert"), "too_fast"] == 1
@@ -211,3 +212,7 @@ def test_too_fast_answers_are_flagged_per_annotator_and_exported(store, tmp_path
     exported = pd.read_csv(votes_path(out))
     assert list(exported["too_fast"]) == [True, False] and set(exported["left_method"]) <= {"dpp-grpo", "original"}
     assert pd.read_csv(out)["too_fast"].tolist() == [True]
+    assert list(exported["position"]) == [1, 2]  # the presentation order, for position-bias checks
+    from dppgrpo_core.study import clip_order
+
+    assert json.loads(pd.read_csv(out)["clip_order"].iloc[0]) == clip_order(2, seed, "i")
