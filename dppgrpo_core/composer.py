@@ -40,7 +40,7 @@ STILL_CAMERAS = ("a locked-off camera holds the frame", "the camera stays perfec
                  "a fixed camera with no movement")
 # Shots that are a point of view of their own: an angle does not combine with them.
 NO_ANGLE_SHOTS = ("an over-the-shoulder shot", "a point-of-view shot", "a two-shot", "an establishing shot")
-PEOPLE_SHOTS = ("an over-the-shoulder shot", "a two-shot")  # they need people in the scene
+PEOPLE_SHOTS = ("an over-the-shoulder shot", "a two-shot")  # they need people (two or more) in the scene
 LENSES = ("a 14mm ultra-wide lens", "a 24mm wide-angle lens", "a 35mm lens", "a 50mm lens with shallow depth of field",
           "an 85mm portrait lens", "a 135mm lens with creamy bokeh", "a 200mm telephoto lens compressing the background",
           "an anamorphic lens with horizontal flares", "a fisheye lens", "a 100mm macro lens",
@@ -88,6 +88,19 @@ SETTING_DETAILS = ("with waves breaking in the background", "with snow-capped pe
                    "with rain-streaked glass in the foreground", "with hills rolling into the distance",
                    "with bubbles rising through the water", "with curious onlookers at the edges")
 
+# Values that need open sky: not in an indoor scene (q's own, or an indoor place drawn).
+OUTDOOR_ONLY = ("a crane shot rises from ground level", "a drone flies over and then circles back",
+                "an FPV drone dives toward the subject", "with clouds racing overhead", "with an open horizon behind",
+                "with hills rolling into the distance", "with snow-capped peaks far behind",
+                "with palm trees lining the edge of the frame", "with traffic streaking past behind")
+INDOOR_ONLY = ("with shelves and clutter filling the background", "with rain-streaked glass in the foreground",
+               "warm practical lamps")
+# Details of a place that also fit indoors (the others need open air: waves, peaks, traffic, driftwood).
+INDOOR_DETAILS = ("with steam rising in the foreground", "with a crowd blurred in the background",
+                  "with dust drifting through the air", "with shelves and clutter filling the background",
+                  "with warm windows glowing behind", "with string lights hanging overhead",
+                  "with rain-streaked glass in the foreground", "with long shadows stretching across the ground",
+                  "with curious onlookers at the edges", "with flowers in soft focus in the foreground")
 # Values that need distance: not with a close shot (q's own "close up", or a close shot drawn).
 CLOSE_SHOTS = ("an extreme close-up", "a close-up", "a medium close-up", "a macro shot")
 WIDE_ONLY = ("the camera dollies back to reveal the surroundings", "a crane shot rises from ground level",
@@ -112,11 +125,12 @@ _WORDS = {
     "outdoor": r"beach|street|park|sky|field|forest|mountain|ocean|sea|river|lake|city|road|garden|snow|desert|"
                r"cliff|shore|hill|valley|meadow|outdoors?|outside|harbou?r|island|jungle|farm|countryside|trail|"
                r"bridge|waterfall|coast|rooftop|village|town|square|alley|highway|canyon|volcano|glacier|pond",
-    "people": r"person|people|man|men|woman|women|boy|girl|child|children|kid|kids|couple|friends|family|crowd|"
-              r"dancer|player|chef|worker|rider|runner|[a-z]+er",
+    "people": r"people|men|women|children|kids|couple|friends|family|crowd|dancers|players|workers|two|group|team|"
+              r"[a-z]+ers",
 }
 _PLACE = re.compile(r"\b(?:in|on|at|near|beside|under|inside|along|through|across|by|over|above|into|underwater|"
                     r"around|behind|outside)\s+(?:the\s+|a\s+|an\s+|some\s+)?[a-z]", re.IGNORECASE)
+_FINITE_VERB = re.compile(r"\b(?:is|are|was|were|has|have|had|does|do|did|can|will|gets|got|being)\b", re.IGNORECASE)
 _NOUN_START = re.compile(r"^(?:a|an|the|two|three|four|several|some|many|few|one|this|his|her|their|people|"
                          r"[a-z]+s)\b", re.IGNORECASE)
 
@@ -161,8 +175,9 @@ class Frame:
         return tuple(a for a in AXES if a not in closed)
 
     def subject_phrase(self) -> str | None:
-        """q as the object of "… of q" when it reads as a noun phrase ("a dog running"), else None."""
-        if not _NOUN_START.match(self.query) or "," in self.query:
+        """q as the object of "… of q" when it reads as a noun phrase ("a dog running"), else None
+        ("a person is reading" is a clause: "a close-up of a person is reading" would not parse)."""
+        if not _NOUN_START.match(self.query) or "," in self.query or _FINITE_VERB.search(self.query):
             return None
         first, rest = self.query[0], self.query[1:]
         # "A dog" -> "a dog" inside a sentence; a proper noun or acronym keeps its capital.
@@ -185,8 +200,8 @@ def palette(frame: Frame, closeness=None) -> dict[str, tuple[str, ...]]:
               "lens": LENSES, "light": LIGHTS, "time": TIMES, "weather": WEATHERS, "composition": COMPOSITIONS,
               "motion": ("in real time", "in one continuous take") if frame.is_still else MOTIONS,
               "setting": setting_options(frame)}
-    if frame.is_indoor:  # no sky, sun or weather indoors
-        values["light"] = tuple(v for v in LIGHTS if "sun" not in v and "overcast" not in v)
+    if frame.is_indoor:  # no sky, sun, foliage or weather indoors
+        values["light"] = tuple(v for v in LIGHTS if not any(w in v for w in ("sun", "overcast", "leaves")))
         values["time"] = ()
     if closeness is not None:
         for axis, keep in RANKED_AXES.items():
@@ -225,8 +240,17 @@ def compose(frame: Frame, values: dict, rng: random.Random, axes: tuple[str, ...
                 pick[axis] = rng.choice(near) if near else pick.pop(axis)
     outdoor = frame.is_outdoor or (not frame.has_place and pick.get("setting") and not _mentions("indoor",
                                                                                                pick["setting"]))
+    indoor = frame.is_indoor or (not frame.has_place and pick.get("setting") and _mentions("indoor", pick["setting"]))
     if not outdoor:  # weather and the sky need an outdoor scene, named by q or by the drawn place
         pick.pop("weather", None)
+    for axis in ("camera", "setting", "light"):  # no drone in a kitchen, no bookshelves in a meadow
+        wrong = OUTDOOR_ONLY if indoor else INDOOR_ONLY if outdoor else ()
+        if pick.get(axis) in wrong:
+            fits = [v for v in values.get(axis, ()) if v not in wrong and v not in (used or {}).get(axis, set())]
+            if fits:
+                pick[axis] = rng.choice(fits)
+            else:
+                pick.pop(axis)
     shot, angle = pick.get("shot"), pick.get("angle")
     framing = " ".join(w for w in (shot, f"{angle}" if angle else None) if w)
     if shot and angle:
@@ -273,5 +297,7 @@ def reuse(picks: dict, used: dict) -> int:
 def setting_options(frame: Frame) -> tuple[str, ...]:
     """Places when q names none, else details of q's place (the caller ranks them by closeness to q)."""
     if frame.has_place:
-        return SETTING_DETAILS
+        if frame.is_indoor:
+            return INDOOR_DETAILS
+        return tuple(d for d in SETTING_DETAILS if not (frame.is_outdoor and d in INDOOR_ONLY))
     return tuple(p for p in PLACES if not frame.is_indoor or _mentions("indoor", p))

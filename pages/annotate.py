@@ -30,9 +30,9 @@ from dppgrpo_core.annotations import MAX_NAME, AnnotationError, AnnotationStore,
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study import next_item
 from pages.annotate_view import (BLIND_FOLDER, PLAY_PAUSE_JS, SYNC_JS, blind_copy, clips_html, progress_line,
-                                 refused, set_html, set_markdown)
+                                 set_html, set_markdown)
 from pages.annotate_setup import add_current_set, build_setup, import_manifest_upload, is_admin, open_store
-from pages.context import markdown_text
+from pages.context import markdown_text, refused
 
 __all__ = ["blind_copy", "build", "add_current_set", "import_manifest_upload", "open_store", "is_admin"]
 

@@ -18,7 +18,7 @@ from dppgrpo_core import pairwise
 from dppgrpo_core.annotations import AnnotationStore
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study import add_manifest_entries, attention_check_for, item_from_set, read_manifest
-from pages.annotate_view import refused
+from pages.context import refused
 from pages.context import markdown_text
 
 

@@ -18,14 +18,9 @@ from urllib.parse import quote
 import gradio as gr
 
 from dppgrpo_core.study import VIDEO_SUFFIXES
-from pages.context import markdown_text
+from pages.context import markdown_text, refused
 
 BLIND_FOLDER = Path(tempfile.gettempdir()) / "dppgrpo-blind"  # served in place (a Gradio static path)
-
-
-def refused(message: str) -> gr.Error:
-    """A refusal the user caused: shown as a toast, never printed as a traceback in the server's terminal."""
-    return gr.Error(message, print_exception=False)
 
 
 def blind_copy(path: str) -> str:

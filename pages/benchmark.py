@@ -16,6 +16,7 @@ import gradio as gr
 import pandas as pd
 
 from eval.report import OUTPUT_FILES, load_report
+from pages.context import refused
 
 ROUND = 3
 
@@ -43,16 +44,16 @@ def _table(frame: pd.DataFrame | None, missing: str) -> pd.DataFrame:
 def load_benchmark(cache_dir: str, run: str):
     """(markdown, curve figure, prompt summary, efficiency, video summary) of one listed run; gr.Error otherwise."""
     if not isinstance(run, str) or not run.strip():
-        raise gr.Error("Choose a benchmark run: `python -m eval.benchmark --out "
+        raise refused("Choose a benchmark run: `python -m eval.benchmark --out "
                        f"{runs_folder(cache_dir)}/NAME` writes one.")
     if run not in list_runs(cache_dir):  # a name from the list, never a path a client typed
-        raise gr.Error(f"No benchmark run named {run[:80]!r}; choose one from the list.")
+        raise refused(f"No benchmark run named {run[:80]!r}; choose one from the list.")
     try:
         report = load_report(runs_folder(cache_dir) / run)
     except FileNotFoundError:
-        raise gr.Error(f"The run {run!r} holds no benchmark results.") from None
+        raise refused(f"The run {run!r} holds no benchmark results.") from None
     except (ValueError, OSError) as exc:  # a damaged CSV
-        raise gr.Error(f"Could not read the benchmark run {run!r}: {type(exc).__name__}.") from None
+        raise refused(f"Could not read the benchmark run {run!r}: {type(exc).__name__}.") from None
     return (
         report["markdown"],
         report["figure"],

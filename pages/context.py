@@ -42,6 +42,11 @@ def markdown_text(text: str) -> str:
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
+def refused(message: str) -> gr.Error:
+    """A refusal the user caused: shown as a toast, never printed as a traceback in the server's terminal."""
+    return gr.Error(message, print_exception=False)
+
+
 @dataclass
 class AppContext:
     settings: Settings

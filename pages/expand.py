@@ -23,7 +23,7 @@ from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import DEFAULT_METHOD, METHOD_NOTES, METHODS, ExpandConfig, check_arguments, check_seed, expand
 from dppgrpo_core.dpp import cosine_kernel, log_det
 from dppgrpo_core.settings import Settings
-from pages.context import AppContext, enabled_policies, gpu, on_page_load, settings_for_policy
+from pages.context import AppContext, enabled_policies, gpu, on_page_load, refused, settings_for_policy
 from pages.expand_view import (
     TABLE_COLUMNS, compare_figure, compare_sets_html, gains_figure, rerun_command, set_summary, similarity_heatmap,
     steps_table, write_downloads,
@@ -56,7 +56,7 @@ def _validate(prompt: str, k, method: str) -> tuple[str, int]:
         k = checks.number(k, "K", 1, MAX_K_APP, whole=True)
         return check_arguments(prompt, k, method), k
     except UserFacingError as exc:
-        raise gr.Error(str(exc)) from None
+        raise refused(str(exc)) from None
 
 
 def _options(seed, lambda_div, lambda_rel, temperature, n_candidates) -> tuple[int, ExpandConfig]:
@@ -65,14 +65,14 @@ def _options(seed, lambda_div, lambda_rel, temperature, n_candidates) -> tuple[i
         return check_seed(0 if seed is None else seed), ExpandConfig(
             lambda_div=lambda_div, lambda_rel=lambda_rel, temperature=temperature, n_candidates=n_candidates).check()
     except UserFacingError as exc:
-        raise gr.Error(str(exc)) from None
+        raise refused(str(exc)) from None
 
 
 def _settings_for(settings: Settings, policy: str | None) -> Settings:
     try:
         return settings_for_policy(settings, policy)
     except UserFacingError as exc:
-        raise gr.Error(str(exc)) from None
+        raise refused(str(exc)) from None
 
 
 def request_problems(settings: Settings, prompt, k, method, seed, lambda_div, lambda_rel, policy="",
@@ -307,7 +307,7 @@ def expand_stream(settings: Settings, prompt, k, method, seed, lambda_div, lambd
             status = f"⏳ {method}: {len(steps)} of {k} prompts" if len(steps) < k else f"✅ {method}: {k} prompts"
             yield (status, steps_table(steps), gains_figure(steps, k), None, "", None, None, None)
     except UserFacingError as exc:
-        raise gr.Error(str(exc))
+        raise refused(str(exc))
     # The expansion's own embeddings: no second embedding pass.
     yield finished_set(settings, run_settings, query, method, seed, k, config, policy_label, steps,
                        torch.stack(vectors), time.perf_counter() - start)
@@ -346,7 +346,7 @@ def compare_stream(settings: Settings, prompt, k, method_a, method_b, seed, lamb
                     sets[method]["vendi"] = float(vendi_score(torch.stack(vectors).numpy()))
                 yield (f"⏳ {method}: {len(steps)} of {k}", *view())
     except UserFacingError as exc:
-        raise gr.Error(str(exc))
+        raise refused(str(exc))
     totals = ", ".join(f"{m}: Vendi {item['vendi']:.3f}, log det {item['log_det']:.3f}" for m, item in sets.items())
     yield (f"✅ K = {k} · {totals}", *view())
 
@@ -403,16 +403,16 @@ def read_set_file(path) -> object:
     from gradio.utils import get_upload_folder
 
     if not isinstance(path, str) or not path:
-        raise gr.Error("Choose a set file: the JSON downloaded from this tab.")
+        raise refused("Choose a set file: the JSON downloaded from this tab.")
     resolved = Path(path).resolve()
     if not resolved.is_relative_to(Path(get_upload_folder()).resolve()) or not resolved.is_file():
-        raise gr.Error("Upload the set file through the form.")  # never a server path sent by a client
+        raise refused("Upload the set file through the form.")  # never a server path sent by a client
     if resolved.stat().st_size > SET_FILE_MAX_BYTES:
-        raise gr.Error(f"The set file is too large (over {SET_FILE_MAX_BYTES // 1000} kB); a set is a few kB.")
+        raise refused(f"The set file is too large (over {SET_FILE_MAX_BYTES // 1000} kB); a set is a few kB.")
     try:
         return json.loads(resolved.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise gr.Error(f"The set file is not JSON ({type(exc).__name__}); use a set downloaded from this tab.") \
+        raise refused(f"The set file is not JSON ({type(exc).__name__}); use a set downloaded from this tab.") \
             from None
 
 
@@ -462,7 +462,7 @@ def load_set_upload(settings: Settings, path) -> tuple:
         loaded = set_from_json(settings, read_set_file(path))
         return restored_outputs(settings, loaded, "Loaded from the file")
     except UserFacingError as exc:
-        raise gr.Error(str(exc)) from None
+        raise refused(str(exc)) from None
 
 
 def saved_copy(prompt_set: dict | None):

@@ -19,6 +19,7 @@ from abc import ABCMeta
 import gradio as gr
 
 from dppgrpo_core.checks import shown
+from pages.context import refused
 
 
 def checked_number(payload, label: str | None):
@@ -27,7 +28,7 @@ def checked_number(payload, label: str | None):
         return None
     if isinstance(payload, bool) or not isinstance(payload, (int, float)) or \
             (isinstance(payload, float) and not math.isfinite(payload)):
-        raise gr.Error(f"{label or 'This field'} must be a finite number, got {shown(payload)}.")
+        raise refused(f"{label or 'This field'} must be a finite number, got {shown(payload)}.")
     return payload
 
 
@@ -37,14 +38,14 @@ def _number_preprocess(self, payload):
 
 def _slider_preprocess(self, payload):
     if payload is None:
-        raise gr.Error(f"{self.label or 'This slider'} needs a value.")
+        raise refused(f"{self.label or 'This slider'} needs a value.")
     return type(self).__base__.preprocess(self, checked_number(payload, self.label))
 
 
 def _dataset_preprocess(self, payload):
     samples = getattr(self, "raw_samples", None) or getattr(self, "samples", None) or []
     if isinstance(payload, bool) or not isinstance(payload, int) or not 0 <= payload < len(samples):
-        raise gr.Error(f"Choose one of the {len(samples)} examples (an index from 0 to {len(samples) - 1}), "
+        raise refused(f"Choose one of the {len(samples)} examples (an index from 0 to {len(samples) - 1}), "
                        f"got {shown(payload)}.")
     return type(self).__base__.preprocess(self, payload)
 
@@ -56,7 +57,7 @@ def _choice(component, payload) -> None:
         if isinstance(value, bool) or value not in values:
             label = component.label or "This field"
             listed = ", ".join(shown(v, 40) for v in values[:12]) + (", …" if len(values) > 12 else "")
-            raise gr.Error(f"{label}: {shown(value)} is not in the list of choices ({listed or 'none yet'}).")
+            raise refused(f"{label}: {shown(value)} is not in the list of choices ({listed or 'none yet'}).")
 
 
 def _dropdown_preprocess(self, payload):

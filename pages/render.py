@@ -29,7 +29,7 @@ from dppgrpo_core.video import (MAX_PROMPT_CHARS, MAX_PROMPTS, RenderSettings, c
                                 render_videos, videos_dir)
 from dppgrpo_core.video_backends import (CONFIGURED_MODEL, DiffusersBackend, enabled_models, load_backend,
                                          model_for_client)
-from pages.context import gpu, on_page_load
+from pages.context import gpu, on_page_load, refused
 from pages.fields import Number
 
 NUMBER_FIELDS = ("steps", "frames", "guidance", "height", "width", "fps")
@@ -227,14 +227,14 @@ def render_grid(settings: Settings, prompts_text, model, steps, frames, guidance
 
     `allow_cpu` is the server's --allow-cpu (never a client's choice): full-size models may then run on a CPU."""
     if prompts_text is not None and not isinstance(prompts_text, str):
-        raise gr.Error("Prompts must be text, one per line.")
+        raise refused("Prompts must be text, one per line.")
     if len(prompts_text or "") > MAX_PROMPTS * (MAX_PROMPT_CHARS + 1):
-        raise gr.Error(f"The prompts are too long ({len(prompts_text):,} characters).")
+        raise refused(f"The prompts are too long ({len(prompts_text):,} characters).")
     prompts = [line.strip() for line in (prompts_text or "").splitlines() if line.strip()]
     if not prompts:
-        raise gr.Error("Type prompts, one per line, or expand a prompt in the Expand tab first.")
+        raise refused("Type prompts, one per line, or expand a prompt in the Expand tab first.")
     if len(prompts) > MAX_PROMPTS:
-        raise gr.Error(f"At most {MAX_PROMPTS} prompts per grid, got {len(prompts)}.")
+        raise refused(f"At most {MAX_PROMPTS} prompts per grid, got {len(prompts)}.")
     try:
         prompts = check_prompts(prompts)  # valid Unicode, no control characters, not too long
         spec = model_for_client(model, settings.video_model)  # a name the server enabled, never a spec
@@ -258,7 +258,7 @@ def render_grid(settings: Settings, prompts_text, model, steps, frames, guidance
         results = render_videos(prompts, seed_values, spec, render, settings.cache_dir,
                                 settings.device, progress=report)
     except UserFacingError as exc:
-        raise gr.Error(str(exc)) from None
+        raise refused(str(exc)) from None
 
     done = [r for r in results if r.path]
     failed = [r for r in results if not r.path]

@@ -32,7 +32,7 @@ from dppgrpo_core import pairwise, study_results
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study import export_ratings, votes_path, write_table
 from pages.annotate import is_admin, open_store
-from pages.annotate_view import refused
+from pages.context import refused
 from pages.context import markdown_text
 
 

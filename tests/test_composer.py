@@ -69,3 +69,22 @@ def test_used_values_are_avoided_until_an_axis_runs_out():
         picks_seen.append(picks)
     assert len({p["shot"] for p in picks_seen}) == 6
     assert set(AXES) >= set(used)
+
+
+def test_indoor_scenes_get_no_sky_and_outdoor_scenes_no_shelves():
+    kitchen = Frame.of("two people dancing in a kitchen at night")
+    meadow = Frame.of("a red barn nestled in a picturesque meadow")
+    rng = random.Random(2)
+    for _ in range(60):
+        inside = draw(kitchen, palette(kitchen), rng, {})
+        assert not any(v in inside for v in composer.OUTDOOR_ONLY + ("waves", "driftwood", "leaves", "sun"))
+        outside = draw(meadow, palette(meadow), rng, {})
+        assert not any(v in outside for v in composer.INDOOR_ONLY)
+
+
+def test_a_clause_is_not_put_after_of():
+    frame = Frame.of("A person is reading book")
+    assert frame.subject_phrase() is None
+    rng = random.Random(0)
+    assert all(d.startswith("A person is reading book") for d in (draw(frame, palette(frame), rng, {}) for _ in range(30)))
+    assert Frame.of("a dog running on a beach").subject_phrase() == "a dog running on a beach"
