@@ -101,6 +101,7 @@ INDOOR_DETAILS = ("with steam rising in the foreground", "with a crowd blurred i
                   "with warm windows glowing behind", "with string lights hanging overhead",
                   "with rain-streaked glass in the foreground", "with long shadows stretching across the ground",
                   "with curious onlookers at the edges", "with flowers in soft focus in the foreground")
+DAYLIGHT_WORDS = ("sun", "golden", "dappled", "overcast", "pastel")  # lights that contradict q's night
 # Values that need distance: not with a close shot (q's own "close up", or a close shot drawn).
 CLOSE_SHOTS = ("an extreme close-up", "a close-up", "a medium close-up", "a macro shot")
 WIDE_ONLY = ("the camera dollies back to reveal the surroundings", "a crane shot rises from ground level",
@@ -200,8 +201,10 @@ def palette(frame: Frame, closeness=None) -> dict[str, tuple[str, ...]]:
               "lens": LENSES, "light": LIGHTS, "time": TIMES, "weather": WEATHERS, "composition": COMPOSITIONS,
               "motion": ("in real time", "in one continuous take") if frame.is_still else MOTIONS,
               "setting": setting_options(frame)}
+    if re.search(r"\b(?:night|midnight|dusk|evening|twilight|dark)\b", frame.query, re.IGNORECASE):
+        values["light"] = tuple(v for v in values["light"] if not any(w in v for w in DAYLIGHT_WORDS))
     if frame.is_indoor:  # no sky, sun, foliage or weather indoors
-        values["light"] = tuple(v for v in LIGHTS if not any(w in v for w in ("sun", "overcast", "leaves")))
+        values["light"] = tuple(v for v in values["light"] if not any(w in v for w in ("sun", "overcast", "leaves")))
         values["time"] = ()
     if closeness is not None:
         for axis, keep in RANKED_AXES.items():

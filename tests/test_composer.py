@@ -88,3 +88,15 @@ def test_a_clause_is_not_put_after_of():
     rng = random.Random(0)
     assert all(d.startswith("A person is reading book") for d in (draw(frame, palette(frame), rng, {}) for _ in range(30)))
     assert Frame.of("a dog running on a beach").subject_phrase() == "a dog running on a beach"
+
+
+def test_a_night_scene_gets_no_sunlight():
+    frame = Frame.of("a red car driving through a rainy city at night")
+    lights = palette(frame)["light"]
+    assert lights and not any(w in v for v in lights for w in composer.DAYLIGHT_WORDS)
+    assert any("sun" in v for v in palette(Frame.of("a red car driving through a city"))["light"])
+
+
+def test_an_indoor_night_scene_gets_neither_sun_nor_golden_light():
+    lights = palette(Frame.of("two people dancing in a kitchen at night"))["light"]
+    assert lights and not any(w in v for v in lights for w in composer.DAYLIGHT_WORDS + ("leaves",))

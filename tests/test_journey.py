@@ -19,7 +19,7 @@ from pages import benchmark as bench_page
 from pages import expand as page
 from pages import render as render_page
 from pages.expand_view import GAIN_AXIS_TITLE, gains_figure
-from tests.app_testing import ARTIFACTS, chromium_page, launch_app
+from tests.app_testing import SCREENSHOTS, chromium_page, launch_app
 
 QUERY = "a red car driving through a rainy city at night"
 OPTIONS = (0, 0.5, 0.5)  # seed, λ_div, λ_rel
@@ -264,8 +264,8 @@ def _no_error_badges(page_):
 
 
 def _shot(page_, name):
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    page_.screenshot(path=os.path.join(ARTIFACTS, f"tab_{name}.png"), full_page=True)
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    page_.screenshot(path=os.path.join(SCREENSHOTS, f"tab_{name}.png"), full_page=True)
 
 
 @pytest.mark.browser
