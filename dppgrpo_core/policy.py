@@ -167,8 +167,8 @@ def trained_adapter_folder(folder: str | Path | None = None) -> str:
     missing = [f for f in ADAPTER_FILES if not (folder / f).is_file()]
     if missing:
         raise ModelUnavailable(f"The packaged policy {PACKAGED_TRAINED_POLICY!r} needs its adapter in {folder}, which "
-                               f"lacks {', '.join(missing)}: restore the folder from the repository, or choose "
-                               f"{PACKAGED_POLICY!r}.")
+                               f"lacks {', '.join(missing)}: put there the adapter of training.sft / training.grpo (BENCHMARKS.md, "
+                               f"issue 14), or choose {PACKAGED_POLICY!r}.")
     return str(folder)
 
 
