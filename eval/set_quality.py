@@ -270,7 +270,8 @@ def run(args, judge_encode: Encoder | None = None, embedder=None, log=print) -> 
                      "lambda_rel": row.lambda_rel, "query": query, "prompts": prompts,
                      "seconds": float(result["timing"]["total_s"]), **score_set(query, prompts, encoders)})
 
-    summary = {r.label: summarise([s for s in sets if s["row"] == r.label], list(encoders)) for r in rows}
+    summary = {r.label: {"lambdas": f"{r.lambda_div:g}/{r.lambda_rel:g}",
+                         **summarise([s for s in sets if s["row"] == r.label], list(encoders))} for r in rows}
     meta = {"command": args.command_line, "machine": machine_line(settings), "n": len(queries), "k": args.k,
             "seed": args.seed, "embedder": settings.embedder, "judge": judging.JUDGE_NAME if args.judge is None
             else str(args.judge), "policy": settings.policy, "adapter": settings.adapter, "failures": failures,
@@ -283,7 +284,7 @@ def run(args, judge_encode: Encoder | None = None, embedder=None, log=print) -> 
     return out
 
 
-COLUMNS = [("sets", "sets", "{:d}"), ("vendi_minilm", "Vendi MiniLM ↑", "{:.2f}"),
+COLUMNS = [("lambdas", "λ_div/λ_rel", "{}"), ("sets", "sets", "{:d}"), ("vendi_minilm", "Vendi MiniLM ↑", "{:.2f}"),
            ("vendi_minilm_faithful", "Vendi MiniLM, faithful ↑", "{:.2f}"), ("vendi_mpnet", "Vendi mpnet ↑", "{:.2f}"),
            ("vendi_mpnet_faithful", "Vendi mpnet, faithful ↑", "{:.2f}"), ("rel_minilm", "cos(p,q) MiniLM", "{:.3f}"),
            ("rel_mpnet", "cos(p,q) mpnet", "{:.3f}"), ("keeps_pct", "keeps subject+action %", "{:.0f}"),
@@ -305,7 +306,8 @@ def results_markdown(summary: dict, meta: dict) -> str:
               "MiniLM is the reward's own embedder, mpnet (all-mpnet-base-v2) a judge no reward uses. "
               "*faithful*: only the prompts that keep q's content words (eval/judge.py); a set with one such "
               "prompt counts 1, with none 0. cos(p,q): mean cosine of each prompt to q. The % columns pool every "
-              "prompt; the checks are defined in eval/judge.py. s/set: expansion seconds per set.", "",
+              "prompt; the checks are defined in eval/judge.py. s/set: expansion seconds per set. λ_div/λ_rel: the "
+              "reward weights of the row (original, composer and iid do not use them to choose prompts).", "",
               f"Command: `{meta['command']}`", "",
               f"Machine: {meta['machine']}; embedder `{meta['embedder']}`, policy `{meta['policy']}`"
               + (f" + adapter `{meta['adapter']}`" if meta["adapter"] else "") + f"; wall {meta['wall_s']:.0f} s "
