@@ -5,7 +5,7 @@
     python -m eval.set_quality --methods dpp-rerank@0.8/0.2,dpp-rerank@0.2/0.8 --n 5 --k 4 --out /tmp/sq
 
 A row of --methods is a method of `dppgrpo_core.expand.METHODS`, or `method@λ_div/λ_rel` for
-other reward weights (a bare name takes --lambda-div / --lambda-rel, default 0.5 / 0.5). Every
+other reward weights (a bare name takes --lambda-div / --lambda-rel, default ExpandConfig's). Every
 row expands the same N held-out VBench prompts (`sample_prompts(vbench_prompts(), N, seed)`),
 each into K prompts with that seed, reusing one embedder and one policy for the whole run.
 Needs the judge embedder: `make judge` once.
@@ -67,7 +67,7 @@ class Row:
     lambda_rel: float
 
 
-def parse_rows(text: str, lambda_div: float = 0.5, lambda_rel: float = 0.5) -> list[Row]:
+def parse_rows(text: str, lambda_div: float | None = None, lambda_rel: float | None = None) -> list[Row]:
     """--methods as rows; UserFacingError (one line) for an unknown method or a bad λ.
 
     >>> [r.label for r in parse_rows("original, dpp-rerank@0.8/0.2")]
@@ -78,6 +78,9 @@ def parse_rows(text: str, lambda_div: float = 0.5, lambda_rel: float = 0.5) -> l
     dppgrpo_core.errors.UserFacingError: λ_div of 'dpp-rerank@nan/0.2' must be a number from 0 to 1, got 'nan'.
     """
     from dppgrpo_core.expand import METHODS, ExpandConfig
+
+    lambda_div = ExpandConfig.lambda_div if lambda_div is None else lambda_div  # a bare row: the defaults
+    lambda_rel = ExpandConfig.lambda_rel if lambda_rel is None else lambda_rel
 
     rows = []
     for item in (part.strip() for part in text.split(",")):
