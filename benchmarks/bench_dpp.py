@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from dppgrpo_core.dpp import log_det, marginal_gains, unit_rows  # noqa: E402
+from dppgrpo_core.maths.dpp import log_det, marginal_gains, unit_rows  # noqa: E402
 
 
 def naive_gains(reference: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -53,7 +53,7 @@ def main() -> None:
         slow = best_of(lambda: naive_gains(reference, candidates), 3)
         print(f"| {m} | {c} | 384 | {fast * 1e3:.2f} | {slow * 1e3:.1f} | {slow / fast:.0f}× |")
 
-    from dppgrpo_core.embedder import embed, load_embedder
+    from dppgrpo_core.models.embedder import embed, load_embedder
 
     embedder = load_embedder(device="cpu")
     prompts = [f"a cinematic shot number {i} of a dog playing with a ball at the beach at sunset" for i in range(64)]

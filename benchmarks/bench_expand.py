@@ -20,9 +20,10 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from dppgrpo_core.embedder import load_embedder  # noqa: E402
+from dppgrpo_core.models.embedder import load_embedder  # noqa: E402
 from dppgrpo_core.expand import METHODS, run_expansion  # noqa: E402
-from dppgrpo_core.policy import build_messages, load_policy  # noqa: E402
+from dppgrpo_core.models.chat import build_messages  # noqa: E402
+from dppgrpo_core.models.policy import load_policy  # noqa: E402
 from dppgrpo_core.settings import Settings  # noqa: E402
 
 QUERY = "a dog playing with a ball at the beach"

@@ -75,7 +75,7 @@ def build_random_wan(dtype):
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
     from transformers import UMT5Config, UMT5EncoderModel
 
-    from dppgrpo_core.tiny_models import byte_level_tokenizer
+    from dppgrpo_core.models.tiny import byte_level_tokenizer
 
     torch.manual_seed(0)
     with torch.device("cuda"):
@@ -125,7 +125,7 @@ def _main(argv) -> int:
     from tqdm.auto import tqdm
 
     from dppgrpo_core.video import RenderSettings, render_videos
-    from dppgrpo_core.video_backends import DiffusersBackend
+    from dppgrpo_core.video.backends import DiffusersBackend
 
     dtype = getattr(torch, args.dtype)
     batches: list[int] = []

@@ -220,9 +220,7 @@ def efficiency_table(set_rows: list[dict], video_rows: list[dict], methods: list
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from dppgrpo_core.expand import ExpandConfig
-
-    from dppgrpo_core.expand import MAX_K
+    from dppgrpo_core.expand import MAX_K, ExpandConfig
 
     parser = cli.ArgumentParser(prog="python -m eval.benchmark", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -254,7 +252,7 @@ def run(args: argparse.Namespace, log=print) -> Path:
     """Run the benchmark described by parsed arguments; return the output folder."""
     from tqdm.auto import tqdm
 
-    from dppgrpo_core.embedder import embed, load_embedder
+    from dppgrpo_core.models.embedder import embed, load_embedder
 
     settings = Settings.from_args(args)
     methods = check_methods(args.methods)
@@ -265,7 +263,7 @@ def run(args: argparse.Namespace, log=print) -> Path:
     config = expansion_config(args, settings)
     embedder = load_embedder(settings=settings)
     if any(m != "original" for m in methods):
-        from dppgrpo_core.policy import load_policy
+        from dppgrpo_core.models.policy import load_policy
 
         load_policy(settings=settings)  # load once up front, so no method's timing includes loading the model
 

@@ -56,7 +56,7 @@ class Features:
 
 def text_features(texts: list[str], settings: Settings | None = None, embedder=None) -> Features:
     """Sentence embeddings of `texts` (L2-normalised rows) from the settings' embedder."""
-    from dppgrpo_core.embedder import embed, load_embedder
+    from dppgrpo_core.models.embedder import embed, load_embedder
 
     settings = settings or Settings.from_env()
     embedder = embedder or load_embedder(settings=settings)
@@ -144,7 +144,7 @@ class EfficientNetEncoder(ImageEncoder):
     dim = 1280
 
     def __init__(self, device: str = "cpu"):
-        from dppgrpo_core.packaged import image_encoder_weights
+        from dppgrpo_core.models.packaged import image_encoder_weights
 
         try:
             from efficientnet_lite_pytorch import EfficientNet

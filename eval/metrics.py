@@ -15,7 +15,7 @@
   "dual" Xᵀ X/n, so n > d costs O(n·d²) instead of O(n³).
 - `truncated_entropy`: Ibarrola & Grace (2024). TCE on CLIP image features, TIE on Inception-v3
   pool features; the formula is the same, only the encoder differs.
-- `dpp_log_det`: `dppgrpo_core.dpp.log_det`, re-exported so one table uses one implementation.
+- `dpp_log_det`: `dppgrpo_core.maths.dpp.log_det`, re-exported so one table uses one implementation.
 - `mean_pairwise_cosine_distance`, `clip_score`.
 """
 
@@ -26,7 +26,7 @@ import math
 import numpy as np
 import torch
 
-from dppgrpo_core.dpp import log_det as dpp_log_det
+from dppgrpo_core.maths.dpp import log_det as dpp_log_det
 
 __all__ = [
     "vendi_score",

@@ -230,7 +230,7 @@ def run(args, judge_encode: Encoder | None = None, embedder=None, log=print) -> 
     sentence-transformers-like `embedder` for MiniLM, so they need neither model."""
     from tqdm.auto import tqdm
 
-    from dppgrpo_core.embedder import embed, load_embedder
+    from dppgrpo_core.models.embedder import embed, load_embedder
 
     start = time.perf_counter()
     settings = Settings.from_args(args)
@@ -243,7 +243,7 @@ def run(args, judge_encode: Encoder | None = None, embedder=None, log=print) -> 
     encoders = {"minilm": _memo(lambda texts: embed(texts, embedder).numpy()), "mpnet": _memo(judge_encode)}
     policy = None
     if any(r.method not in NO_POLICY for r in rows):
-        from dppgrpo_core.policy import load_policy
+        from dppgrpo_core.models.policy import load_policy
 
         policy = load_policy(settings=settings)  # once, before timing anything
     queries = [p["prompt"] for p in sample_prompts(vbench_prompts(), args.n, args.seed)]

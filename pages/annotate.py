@@ -10,7 +10,7 @@ The clips of an item play together, muted and looped, with one play/pause for al
 
 Mode "pairwise" shows two methods' sets for one prompt side by side (left/right drawn per annotator and
 recorded); the vote "A (left) / B (right) is more diverse / tie / both bad" is stored once per annotator
-per pair, and only then are the two methods named (dppgrpo_core.pairwise).
+per pair, and only then are the two methods named (dppgrpo_core.study.pairwise).
 
 The "Study set-up" panel (pages/annotate_setup.py; admins only when the app runs with sign-in) adds
 the Expand/Render tab's current set, optionally with an attention-check twin, or imports a JSONL
@@ -25,13 +25,31 @@ from pathlib import Path
 
 import gradio as gr
 
-from dppgrpo_core import pairwise
-from dppgrpo_core.annotations import MAX_NAME, AnnotationError, AnnotationStore, check_annotator
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.study import next_item
-from pages.annotate_view import (BLIND_FOLDER, PLAY_PAUSE_JS, SYNC_JS, blind_copy, clips_html, progress_line,
-                                 set_html, set_markdown)
-from pages.annotate_setup import add_current_set, build_setup, import_manifest_upload, is_admin, open_store
+from dppgrpo_core.study import next_item, pairwise
+from dppgrpo_core.study.store import (
+    MAX_NAME,
+    AnnotationError,
+    AnnotationStore,
+    check_annotator,
+)
+from pages.annotate_setup import (
+    add_current_set,
+    build_setup,
+    import_manifest_upload,
+    is_admin,
+    open_store,
+)
+from pages.annotate_view import (
+    BLIND_FOLDER,
+    PLAY_PAUSE_JS,
+    SYNC_JS,
+    blind_copy,
+    clips_html,
+    progress_line,
+    set_html,
+    set_markdown,
+)
 from pages.context import markdown_text, refused
 
 __all__ = ["blind_copy", "build", "add_current_set", "import_manifest_upload", "open_store", "is_admin"]

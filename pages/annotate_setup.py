@@ -14,12 +14,16 @@ from pathlib import Path
 
 import gradio as gr
 
-from dppgrpo_core import pairwise
-from dppgrpo_core.annotations import AnnotationStore
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.study import add_manifest_entries, attention_check_for, item_from_set, read_manifest
-from pages.context import refused
-from pages.context import markdown_text
+from dppgrpo_core.study import (
+    add_manifest_entries,
+    attention_check_for,
+    item_from_set,
+    pairwise,
+    read_manifest,
+)
+from dppgrpo_core.study.store import AnnotationStore
+from pages.context import markdown_text, refused
 
 
 # ----- shared with pages/results.py -----

@@ -15,8 +15,6 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
-import gradio as gr
-
 from dppgrpo_core.study import VIDEO_SUFFIXES
 from pages.context import markdown_text, refused
 

@@ -20,13 +20,34 @@ import torch
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.expand import DEFAULT_METHOD, METHOD_NOTES, METHODS, ExpandConfig, check_arguments, check_seed, expand
-from dppgrpo_core.dpp import cosine_kernel, log_det
+from dppgrpo_core.expand import (
+    DEFAULT_METHOD,
+    METHOD_NOTES,
+    METHODS,
+    ExpandConfig,
+    check_arguments,
+    expand,
+)
+from dppgrpo_core.maths.dpp import cosine_kernel, log_det
 from dppgrpo_core.settings import Settings
-from pages.context import AppContext, enabled_policies, gpu, on_page_load, refused, settings_for_policy
+from pages.context import (
+    AppContext,
+    enabled_policies,
+    gpu,
+    on_page_load,
+    refused,
+    settings_for_policy,
+)
 from pages.expand_view import (
-    TABLE_COLUMNS, compare_figure, compare_sets_html, gains_figure, rerun_command, set_summary, similarity_heatmap,
-    steps_table, write_downloads,
+    TABLE_COLUMNS,
+    compare_figure,
+    compare_sets_html,
+    gains_figure,
+    rerun_command,
+    set_summary,
+    similarity_heatmap,
+    steps_table,
+    write_downloads,
 )
 
 MAX_K_APP = 20
@@ -62,7 +83,7 @@ def _validate(prompt: str, k, method: str) -> tuple[str, int]:
 def _options(seed, lambda_div, lambda_rel, temperature, n_candidates) -> tuple[int, ExpandConfig]:
     """The seed and the expansion options of a request, checked (NaN, inf, out of range: a gr.Error)."""
     try:
-        return check_seed(0 if seed is None else seed), ExpandConfig(
+        return checks.seed(0 if seed is None else seed), ExpandConfig(
             lambda_div=lambda_div, lambda_rel=lambda_rel, temperature=temperature, n_candidates=n_candidates).check()
     except UserFacingError as exc:
         raise refused(str(exc)) from None
@@ -93,7 +114,7 @@ def request_problems(settings: Settings, prompt, k, method, seed, lambda_div, la
         problem(lambda: check_arguments(prompt, 1, DEFAULT_METHOD)),
         problem(lambda: checks.number(k, "K", 1, MAX_K_APP, whole=True)),
         problem(lambda: check_arguments("q", 1, method)),
-        problem(lambda: check_seed(0 if seed is None else seed)),
+        problem(lambda: checks.seed(0 if seed is None else seed)),
     ]
     values = {"lambda_div": lambda_div, "lambda_rel": lambda_rel, "temperature": temperature,
               "n_candidates": n_candidates}
@@ -429,8 +450,8 @@ def restored_outputs(settings: Settings, loaded: dict, how: str) -> tuple:
     """The tab's outputs and form values for a checked set (see `set_from_json`), scored again from its prompts:
     (status, table, gains, heatmap, summary, json, csv, prompt set, prompt, K, method, seed, λ_div, λ_rel,
     policy, temperature, candidates)."""
-    from dppgrpo_core.embedder import load_embedder
     from dppgrpo_core.expand import SetScorer
+    from dppgrpo_core.models.embedder import load_embedder
 
     start = time.perf_counter()
     config = loaded["config"]

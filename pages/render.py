@@ -25,10 +25,22 @@ import gradio as gr
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import Settings
-from dppgrpo_core.video import (MAX_PROMPT_CHARS, MAX_PROMPTS, RenderSettings, check_prompts, parse_seeds,
-                                render_videos, videos_dir)
-from dppgrpo_core.video_backends import (CONFIGURED_MODEL, DiffusersBackend, enabled_models, load_backend,
-                                         model_for_client)
+from dppgrpo_core.video import (
+    MAX_PROMPT_CHARS,
+    MAX_PROMPTS,
+    RenderSettings,
+    check_prompts,
+    parse_seeds,
+    render_videos,
+    videos_dir,
+)
+from dppgrpo_core.video.backends import (
+    CONFIGURED_MODEL,
+    DiffusersBackend,
+    enabled_models,
+    load_backend,
+    model_for_client,
+)
 from pages.context import gpu, on_page_load, refused
 from pages.fields import Number
 

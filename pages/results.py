@@ -28,13 +28,11 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from dppgrpo_core import pairwise, study_results
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.study import export_ratings, votes_path, write_table
+from dppgrpo_core.study import export_ratings, pairwise, votes_path, write_table
+from dppgrpo_core.study import results as study_results
 from pages.annotate import is_admin, open_store
-from pages.context import refused
-from pages.context import markdown_text
-
+from pages.context import markdown_text, refused
 
 EXPORTS_ROOT = Path(tempfile.gettempdir()) / "dppgrpo-ratings"
 EXPORT_TTL_S = 3600  # a session's export lives this long after its last click (API clients never "close")

@@ -21,7 +21,7 @@ def tiny_policy_dir(tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from dppgrpo_core.packaged import policy_folder
+    from dppgrpo_core.models.packaged import policy_folder
     from dppgrpo_core.settings import Settings
 
     tokenizer = AutoTokenizer.from_pretrained(policy_folder(Settings.from_env().cache_path))

@@ -3,8 +3,8 @@ and headless Chromium completing one item with synthetic clips. No model is load
 
 import json
 import shutil
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import imageio.v2 as imageio
 import numpy as np
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from gradio_client import Client
 
-from dppgrpo_core.annotations import AnnotationStore
 from dppgrpo_core.settings import Settings
+from dppgrpo_core.study.store import AnnotationStore
 from tests.app_testing import CHROMIUM, CHROMIUM_ARGS
 from tests.app_testing import launch_app as launch
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dppgrpo_core.annotations import AnnotationStore
 from dppgrpo_core.settings import Settings
+from dppgrpo_core.study.store import AnnotationStore
 from tests.app_testing import launch_app
 
 REPO = Path(__file__).resolve().parent.parent
@@ -281,7 +281,7 @@ MANIFEST_CASES = ["not json", "empty", "a list", "nan", "deep", "not utf-8", "su
 def test_a_malformed_manifest_is_refused_by_the_command_and_the_upload(app, bad_files, capsys, case):
     import gradio as gr
 
-    from dppgrpo_core.study import main as study
+    from dppgrpo_core.study.command import main as study
     from pages.annotate import import_manifest_upload
 
     root, paths = bad_files
@@ -451,11 +451,11 @@ def _all_path_keys():
 def test_a_command_answers_bad_input_with_one_error_line_and_status_2(app, bad_files, capsys, command, case):
     root, paths = bad_files
     if command == "study":
-        from dppgrpo_core.study import main
+        from dppgrpo_core.study.command import main
 
         argv = _study_cases(root, app["db"])[case]
     elif command == "video":
-        from dppgrpo_core.video import main
+        from dppgrpo_core.video.command import main
 
         argv = _video_cases(root, paths)[case]
     elif command == "build_data":
@@ -475,7 +475,7 @@ def test_a_command_answers_bad_input_with_one_error_line_and_status_2(app, bad_f
 
         argv = _app_cases()[case]
     else:
-        from dppgrpo_core.expand import main
+        from dppgrpo_core.expand.command import main
 
         argv = _expand_cases()[case]
     assert main(argv) == 2

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from dppgrpo_core.errors import UserFacingError
-
 from eval import benchmark
 from eval.benchmark import find_videos, main, parse_args, prompt_id, run
 from eval.prompts import sample_prompts, vbench_prompts

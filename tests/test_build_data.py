@@ -5,8 +5,8 @@ import random
 import pytest
 import torch
 
-from dppgrpo_core.dpp import greedy_select
-from dppgrpo_core.embedder import embed, load_embedder
+from dppgrpo_core.maths.dpp import greedy_select
+from dppgrpo_core.models.embedder import embed, load_embedder
 from training import build_data
 from training.architect import all_base_prompts, propose_variants
 from training.critic import drop_near_duplicates, select_variants

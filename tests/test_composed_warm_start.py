@@ -6,11 +6,17 @@ import pandas as pd
 import pytest
 import torch
 
-from dppgrpo_core import composer
-from dppgrpo_core.policy import build_messages
+from dppgrpo_core.expand import composer
+from dppgrpo_core.models.chat import build_messages
 from eval.judge import keeps_subject_and_action, names_shot_camera_or_lens
 from training import compose_data
-from training.examples import composed_rows, composed_set, fits, grpo_examples, sft_examples
+from training.examples import (
+    composed_rows,
+    composed_set,
+    fits,
+    grpo_examples,
+    sft_examples,
+)
 
 QUERIES = ["a red fox running on a quiet beach", "a chef sipping hot tea in an old library",
            "two kids flying a kite"]

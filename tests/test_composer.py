@@ -4,8 +4,16 @@ import random
 
 import pytest
 
-from dppgrpo_core import composer
-from dppgrpo_core.composer import AXES, Frame, compose, draw, palette, record_use, reuse
+from dppgrpo_core.expand import composer
+from dppgrpo_core.expand.composer import (
+    AXES,
+    Frame,
+    compose,
+    draw,
+    palette,
+    record_use,
+    reuse,
+)
 
 QUERIES = ["a dog playing with a ball at the beach", "A storm trooper vacuuming the beach.",
            "a lighthouse on a cliff during a storm", "two people dancing in a kitchen at night",

@@ -16,7 +16,7 @@ MODULES = sorted(
 
 
 def test_the_examples_are_found():
-    assert {"dppgrpo_core.dpp", "dppgrpo_core.rewards", "dppgrpo_core.composer", "pages.context"} <= set(MODULES)
+    assert {"dppgrpo_core.maths.dpp", "dppgrpo_core.maths.rewards", "dppgrpo_core.expand.composer", "pages.context"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

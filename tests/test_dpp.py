@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dppgrpo_core.dpp import cosine_kernel, greedy_select, log_det, marginal_gains, unit_rows
+from dppgrpo_core.maths.dpp import (
+    cosine_kernel,
+    greedy_select,
+    log_det,
+    marginal_gains,
+    unit_rows,
+)
 
 
 def brute_log_det(x: np.ndarray) -> float:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from dppgrpo_core.dpp import log_det, marginal_gains
-from dppgrpo_core.embedder import embed, load_embedder
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import METHODS, expand, run_expansion
-from dppgrpo_core.policy import load_policy
-from dppgrpo_core.rewards import relevance
+from dppgrpo_core.maths.dpp import log_det, marginal_gains
+from dppgrpo_core.maths.rewards import relevance
+from dppgrpo_core.models.embedder import embed, load_embedder
+from dppgrpo_core.models.policy import load_policy
 from dppgrpo_core.settings import Settings
 
 QUERY = "a dog playing with a ball at the beach"

@@ -77,7 +77,7 @@ def tiny_clip_encoder():
     """A random 2-layer CLIP from a config, with the packaged MiniLM's tokenizer (BERT vocab): no Hub."""
     from transformers import AutoTokenizer, CLIPConfig, CLIPModel
 
-    from dppgrpo_core.packaged import embedder_folder
+    from dppgrpo_core.models.packaged import embedder_folder
 
     tokenizer = AutoTokenizer.from_pretrained(str(embedder_folder()))
     torch.manual_seed(0)

@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from eval import judge, set_quality
-from eval.judge import is_video_prompt, keeps_subject_and_action, names_shot_camera_or_lens, story_markers
+from eval.judge import (
+    is_video_prompt,
+    keeps_subject_and_action,
+    names_shot_camera_or_lens,
+    story_markers,
+)
 
 Q = "a dog running on the beach"
 FAITHFUL = [
@@ -137,7 +142,7 @@ def fake_judge(texts):
 
 
 class FakeEmbedder:
-    """What `dppgrpo_core.embedder.embed` needs of a SentenceTransformer, so the test loads no MiniLM."""
+    """What `dppgrpo_core.models.embedder.embed` needs of a SentenceTransformer, so the test loads no MiniLM."""
 
     def get_sentence_embedding_dimension(self):
         return 64

@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dppgrpo_core.dpp import log_det
+from dppgrpo_core.maths.dpp import log_det
 from eval.metrics import (
     clip_score,
     diversity_metrics,

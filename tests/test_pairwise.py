@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dppgrpo_core import pairwise, study_results
-from dppgrpo_core.annotations import SCHEMA_VERSION, AnnotationError, AnnotationStore
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.study import export_ratings, main, read_manifest, votes_path
+from dppgrpo_core.study import export_ratings, pairwise, read_manifest, votes_path
+from dppgrpo_core.study import results as study_results
+from dppgrpo_core.study.command import main
+from dppgrpo_core.study.store import SCHEMA_VERSION, AnnotationError, AnnotationStore
 
 FORK = multiprocessing.get_context("fork")
 

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from dppgrpo_core.errors import ModelUnavailable, UserFacingError
-from dppgrpo_core.policy import build_messages, check_query, clean_prompt, is_degenerate, load_policy
+from dppgrpo_core.expand.config import check_query
+from dppgrpo_core.models.chat import build_messages, clean_prompt, degenerate_reason
+from dppgrpo_core.models.policy import load_policy
 from dppgrpo_core.settings import Settings
 
 
@@ -28,12 +30,12 @@ def test_clean_prompt_bounds_length_at_a_word():
     assert len(out) <= 51 and out.endswith(".") and "wor." not in out
 
 
-def test_is_degenerate_reasons():
-    assert is_degenerate("") == "empty"
-    assert is_degenerate("a dog") == "too short"
-    assert is_degenerate("the the the the the the the the the the") == "repetitive"
-    assert "repeat" in is_degenerate("A dog on a beach.", ["a dog on a beach."])
-    assert is_degenerate("A drone shot of a dog on a beach.", ["A dog on a beach."]) is None
+def test_degenerate_reason_reasons():
+    assert degenerate_reason("") == "empty"
+    assert degenerate_reason("a dog") == "too short"
+    assert degenerate_reason("the the the the the the the the the the") == "repetitive"
+    assert "repeat" in degenerate_reason("A dog on a beach.", ["a dog on a beach."])
+    assert degenerate_reason("A drone shot of a dog on a beach.", ["A dog on a beach."]) is None
 
 
 def test_one_chat_format_conditions_on_the_set():

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from dppgrpo_core.rewards import balanced_reward, composite_reward, group_advantages, relevance, standardise
+from dppgrpo_core.maths.rewards import (
+    balanced_reward,
+    composite_reward,
+    group_advantages,
+    relevance,
+    standardise,
+)
 
 
 def cos(a, b):

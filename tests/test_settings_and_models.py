@@ -7,8 +7,8 @@ import sys
 import pytest
 import torch
 
-from dppgrpo_core.embedder import embed, load_embedder
 from dppgrpo_core.errors import ModelUnavailable
+from dppgrpo_core.models.embedder import embed, load_embedder
 from dppgrpo_core.settings import PACKAGED_EMBEDDER, PACKAGED_POLICY, Settings
 
 
@@ -44,7 +44,7 @@ def test_command_line_reports_missing_model_without_traceback(tmp_path):
     code = (
         "import sys\n"
         "from dppgrpo_core.errors import UserFacingError\n"
-        "from dppgrpo_core.embedder import load_embedder\n"
+        "from dppgrpo_core.models.embedder import load_embedder\n"
         "try:\n    load_embedder('not-a-model-anywhere', device='cpu')\n"
         "except UserFacingError as e:\n    print(e); sys.exit(2)\n"
     )

@@ -7,11 +7,23 @@ import zipfile
 
 import pytest
 
-from dppgrpo_core import packaged
 from dppgrpo_core.errors import ModelUnavailable
-from dppgrpo_core.packaged import SPLIT_MODELS, SplitModel, join_split_gguf, split_policy_available, split_policy_folder
-from dppgrpo_core.policy import resolve_policy_path
-from dppgrpo_core.settings import PACKAGED_POLICIES, PACKAGED_POLICY, PACKAGED_QWEN_05B, PACKAGED_QWEN_15B, Settings
+from dppgrpo_core.models import packaged
+from dppgrpo_core.models.packaged import (
+    SPLIT_MODELS,
+    SplitModel,
+    join_split_gguf,
+    split_policy_available,
+    split_policy_folder,
+)
+from dppgrpo_core.models.policy import resolve_policy_path
+from dppgrpo_core.settings import (
+    PACKAGED_POLICIES,
+    PACKAGED_POLICY,
+    PACKAGED_QWEN_05B,
+    PACKAGED_QWEN_15B,
+    Settings,
+)
 
 CHUNKS = [b"GGUF" + bytes(range(256)) * 3, b"second chunk " * 50, b"\x00\xffthird"]
 JOINED = b"".join(CHUNKS)
@@ -196,7 +208,7 @@ def test_policy_loader_routes_every_packaged_name(tmp_path, monkeypatch):
 
 
 def test_a_missing_split_policy_fails_in_one_line_through_the_loader(tmp_path):
-    from dppgrpo_core.policy import load_policy
+    from dppgrpo_core.models.policy import load_policy
 
     with pytest.raises(ModelUnavailable) as excinfo:
         load_policy(PACKAGED_QWEN_15B, settings=Settings(device="cpu", cache_dir=str(tmp_path)))

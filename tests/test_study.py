@@ -6,11 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dppgrpo_core import study_results as results
-from dppgrpo_core.annotations import AnnotationStore
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.study import (ATTENTION_METHOD, attention_check_for, clip_order, export_ratings, import_manifest,
-                                item_from_set, item_order, main, next_item, read_manifest)
+from dppgrpo_core.study import (
+    ATTENTION_METHOD,
+    attention_check_for,
+    clip_order,
+    export_ratings,
+    import_manifest,
+    item_from_set,
+    item_order,
+    next_item,
+    read_manifest,
+    results,
+)
+from dppgrpo_core.study.command import main
+from dppgrpo_core.study.store import AnnotationStore
 
 
 @pytest.fixture
@@ -189,7 +199,7 @@ def test_export_from_store_has_item_columns(tmp_path):
     assert back.loc[0, "seconds"] == 4.0
 
 
-@pytest.mark.parametrize("name", ["dppgrpo_core.study", "dppgrpo_core.study_results"])
+@pytest.mark.parametrize("name", ["dppgrpo_core.study.manifest", "dppgrpo_core.study.order", "dppgrpo_core.study.results"])
 def test_docstring_examples(name):
     import doctest
     import importlib
@@ -280,7 +290,7 @@ def test_a_clip_under_the_media_root_is_accepted_and_nothing_else(tmp_path, caps
 
 
 def test_import_refuses_an_item_with_more_clips_than_the_annotate_tab_shows(tmp_path, capsys):
-    from dppgrpo_core.annotations import MAX_CLIPS
+    from dppgrpo_core.study.store import MAX_CLIPS
 
     study = study_folder(tmp_path)
     clips = []

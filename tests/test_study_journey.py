@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from dppgrpo_core import pairwise
-from dppgrpo_core.annotations import AnnotationStore
 from dppgrpo_core.settings import Settings
+from dppgrpo_core.study import pairwise
+from dppgrpo_core.study.store import AnnotationStore
 from tests.app_testing import ARTIFACTS, chromium_page, launch_app
 
 QUERY = "a lighthouse on a cliff at dusk"

@@ -7,9 +7,14 @@ import shutil
 import pytest
 import torch
 
-from dppgrpo_core import policy as policy_module
 from dppgrpo_core.errors import ModelUnavailable
-from dppgrpo_core.policy import TRAINED_ADAPTER_DIR, build_messages, load_policy, resolve_policy_path
+from dppgrpo_core.models import policy as policy_module
+from dppgrpo_core.models.chat import build_messages
+from dppgrpo_core.models.policy import (
+    TRAINED_ADAPTER_DIR,
+    load_policy,
+    resolve_policy_path,
+)
 from dppgrpo_core.settings import PACKAGED_POLICY, PACKAGED_TRAINED_POLICY, Settings
 
 SHIPPED = (TRAINED_ADAPTER_DIR / "adapter_model.safetensors").is_file()
@@ -23,7 +28,7 @@ def one_line(excinfo) -> str:
 
 
 def test_the_trained_name_resolves_to_the_packaged_base_folder(tmp_path, monkeypatch):
-    from dppgrpo_core import packaged
+    from dppgrpo_core.models import packaged
 
     monkeypatch.setattr(packaged, "policy_folder", lambda cache: tmp_path / "smollm2")
     settings = Settings(cache_dir=str(tmp_path))

@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from dppgrpo_core import rewards as core
-from dppgrpo_core.policy import build_messages
+from dppgrpo_core.maths import rewards as core
+from dppgrpo_core.models.chat import build_messages
 from training import build_data, grpo, sft
 from training.common import run_cli
 from training.rewards import DPPRewards
@@ -210,7 +210,7 @@ def test_sft_two_steps_train_the_lora_adapter(sft_adapter, tiny_policy_dir):
     assert [h["step"] for h in history if "loss" in h] == [1, 2]
     assert (sft_adapter / "checkpoint-2").is_dir()
 
-    from dppgrpo_core.policy import load_policy
+    from dppgrpo_core.models.policy import load_policy
     from dppgrpo_core.settings import Settings
 
     policy = load_policy(str(tiny_policy_dir), adapter=str(sft_adapter), settings=Settings(device="cpu"))
@@ -221,7 +221,7 @@ def test_sft_two_steps_train_the_lora_adapter(sft_adapter, tiny_policy_dir):
 def test_grpo_two_steps_continue_the_sft_adapter_and_log_each_reward(sft_adapter, tiny_policy_dir, dataset_dir,
                                                                      tmp_path, monkeypatch):
     # The real reward path, with the bag-of-words embedder in place of MiniLM to keep the test fast.
-    monkeypatch.setattr("dppgrpo_core.embedder._load", lambda name, device: HashingEmbedder())
+    monkeypatch.setattr("dppgrpo_core.models.embedder._load", lambda name, device: HashingEmbedder())
     out = tmp_path / "grpo"
     argv = ["--config", str(CONFIGS / "grpo_smoke.yaml"), *tiny_flags(tiny_policy_dir, dataset_dir, out),
             "--init_adapter", str(sft_adapter), "--per_device_train_batch_size", "4", "--num_generations", "2",

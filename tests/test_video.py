@@ -11,8 +11,15 @@ import pytest
 import torch
 
 from dppgrpo_core.errors import ModelUnavailable, UserFacingError
-from dppgrpo_core.video import RenderSettings, load_prompt_set, main, read_mp4, render_videos, write_mp4
-from dppgrpo_core.video_backends import DiffusersBackend, load_backend
+from dppgrpo_core.video import (
+    RenderSettings,
+    load_prompt_set,
+    read_mp4,
+    render_videos,
+    write_mp4,
+)
+from dppgrpo_core.video.backends import DiffusersBackend, load_backend
+from dppgrpo_core.video.command import main
 
 REPO = Path(__file__).resolve().parents[1]
 

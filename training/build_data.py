@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from dppgrpo_core import checks
 from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, whole
-from dppgrpo_core.embedder import embed, load_embedder
 from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.models.embedder import embed, load_embedder
 from dppgrpo_core.settings import Settings
 
 from .architect import all_base_prompts, propose_variants
@@ -46,7 +46,9 @@ def normalise(text: str) -> str:
 
 
 def vbench_texts() -> list[str]:
-    from eval.prompts import vbench_prompts  # the one reader of VBench_full_info.json (never imports vbench)
+    from eval.prompts import (
+        vbench_prompts,  # the one reader of VBench_full_info.json (never imports vbench)
+    )
 
     return [p["prompt"] for p in vbench_prompts()]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from dppgrpo_core import checks
 from dppgrpo_core.cli import run_main
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.policy import resolve_policy_path
+from dppgrpo_core.models.policy import resolve_policy_path
 from dppgrpo_core.settings import Settings
 
 

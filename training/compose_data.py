@@ -21,10 +21,10 @@ from pathlib import Path
 
 import torch
 
-from dppgrpo_core import composer
 from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, whole
-from dppgrpo_core.embedder import embed, load_embedder
 from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.expand import composer
+from dppgrpo_core.models.embedder import embed, load_embedder
 
 from .architect import all_base_prompts
 from .build_data import VBenchFilter, check_out, vbench_texts

@@ -4,9 +4,9 @@
     verdict.variants      # 10 faithful, mutually diverse candidates, most diverse-given-the-previous first
 
 Three filters, in order: relevance to the base prompt (cos(p, q) with the same MiniLM embeddings
-as the reward, `dppgrpo_core.rewards.relevance` with no reference) above a threshold; near-duplicate
+as the reward, `dppgrpo_core.maths.rewards.relevance` with no reference) above a threshold; near-duplicate
 removal (cosine to an already kept candidate above a ceiling); greedy DPP MAP selection of k
-(`dppgrpo_core.dpp.greedy_select`). The pick order is kept: each variant is the one that adds the
+(`dppgrpo_core.maths.dpp.greedy_select`). The pick order is kept: each variant is the one that adds the
 most volume given those before it, which is the behaviour SFT teaches.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from dppgrpo_core.dpp import greedy_select, log_det, unit_rows
-from dppgrpo_core.rewards import relevance
+from dppgrpo_core.maths.dpp import greedy_select, log_det, unit_rows
+from dppgrpo_core.maths.rewards import relevance
 
 MIN_RELEVANCE = 0.55  # cos(variant, base) below this drifts from the base prompt's meaning
 MAX_SIMILARITY = 0.95  # two candidates closer than this say the same thing

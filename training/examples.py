@@ -20,8 +20,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from dppgrpo_core import composer
-from dppgrpo_core.policy import build_messages
+from dppgrpo_core.expand import composer
+from dppgrpo_core.models.chat import build_messages
 
 
 def load_rows(dataset_path: str, split: str = "train") -> list[dict]:

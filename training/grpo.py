@@ -5,9 +5,9 @@
     python -m training.grpo --config training/configs/grpo_smoke.yaml --output_dir /tmp/g --max_steps 4
     accelerate launch --num_processes 4 -m training.grpo --config training/configs/grpo_qwen2_7b_paper.yaml
 
-Rewards (training/rewards.py) are the pure functions of dppgrpo_core.rewards in trl's signature,
+Rewards (training/rewards.py) are the pure functions of dppgrpo_core.maths.rewards in trl's signature,
 weighted by trl's `reward_weights` = [lambda_div, lambda_rel] after each is standardised within its
-group (`multi_objective_aggregation="normalize_then_sum"`, the rule of dppgrpo_core.rewards); both are always computed and logged
+group (`multi_objective_aggregation="normalize_then_sum"`, the rule of dppgrpo_core.maths.rewards); both are always computed and logged
 (`rewards/dpp_gain/mean`, `rewards/relevance/mean`), so an ablation with a weight of 0 still shows
 the other component. `init_adapter` continues the SFT LoRA (trl then keeps a frozen copy of it as
 the KL reference); otherwise a fresh LoRA from the model arguments. Checkpoints every `save_steps`;
@@ -43,7 +43,7 @@ def main(argv: list[str]) -> None:
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
-    from dppgrpo_core.embedder import load_embedder
+    from dppgrpo_core.models.embedder import load_embedder
 
     data, reward_args, args, model_args = parse_recipe((DataArguments, RewardArguments, GRPOConfig, ModelConfig), argv)
     check_data_and_rewards(data, reward_args)
@@ -52,7 +52,7 @@ def main(argv: list[str]) -> None:
     if args.reward_weights not in (None, weights):
         raise UserFacingError("set the reward weights with lambda_div / lambda_rel, not reward_weights")
     args.reward_weights = weights
-    # λ weighs each reward on one scale, as the app's pick does (dppgrpo_core.rewards.balanced_reward):
+    # λ weighs each reward on one scale, as the app's pick does (dppgrpo_core.maths.rewards.balanced_reward):
     # Δ in (0, log 2] would otherwise be drowned by relevance whatever λ says.
     args.multi_objective_aggregation = "normalize_then_sum"
     path = policy_path(model_args.model_name_or_path)

@@ -1,4 +1,4 @@
-"""The paper's reward components in trl's reward-function signature, over dppgrpo_core.rewards.
+"""The paper's reward components in trl's reward-function signature, over dppgrpo_core.maths.rewards.
 
     rewards = DPPRewards(load_embedder())
     rewards.dpp_gain(completions=["A drone shot of a dog."], previous=[["A close-up of a dog."]])   # [Δ]
@@ -11,7 +11,7 @@ The weights λ_div, λ_rel are trl's `reward_weights`; trl logs each function's 
 `rewards/dpp_gain/mean` and `rewards/relevance/mean`.
 
 A completion is scored as inference would keep it: cleaned with `clean_prompt`; one that
-`is_degenerate` (empty, a token loop, a verbatim repeat of an earlier prompt) scores 0 on both.
+`degenerate_reason` (empty, a token loop, a verbatim repeat of an earlier prompt) scores 0 on both.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from collections import OrderedDict
 
 import torch
 
-from dppgrpo_core import rewards as core
-from dppgrpo_core.embedder import embed, load_embedder
-from dppgrpo_core.policy import clean_prompt, is_degenerate
+from dppgrpo_core.maths import rewards as core
+from dppgrpo_core.models.chat import clean_prompt, degenerate_reason
+from dppgrpo_core.models.embedder import embed, load_embedder
 
 REWARD_NAMES = ("dpp_gain", "relevance")
 
@@ -67,7 +67,7 @@ class DPPRewards:
 
     def _cleaned(self, completions, previous) -> tuple[list[str], list[bool]]:
         texts = [clean_prompt(completion_text(c)) for c in completions]
-        ok = [is_degenerate(t, prev or ()) is None for t, prev in zip(texts, previous)]
+        ok = [degenerate_reason(t, prev or ()) is None for t, prev in zip(texts, previous)]
         return texts, ok
 
     def dpp_gain(self, completions, previous=None, **kwargs) -> list[float]:

@@ -5,7 +5,7 @@
     accelerate launch --num_processes 4 -m training.sft --config training/configs/sft_qwen2_7b_paper.yaml
 
 Each example is (s, q, the first i variants of R_q) → variant i+1 in the chat format of inference
-(`dppgrpo_core.policy.build_messages`); the loss covers the assistant reply only. The LoRA adapter
+(`dppgrpo_core.models.chat.build_messages`); the loss covers the assistant reply only. The LoRA adapter
 in output_dir loads with `load_policy(adapter=output_dir)` and is GRPO's `init_adapter`.
 Resume with `--resume_from_checkpoint output_dir/checkpoint-N` (or `true` for the latest).
 """

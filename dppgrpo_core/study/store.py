@@ -142,7 +142,7 @@ def check_annotator(annotator) -> str:
     >>> check_annotator("../x")
     Traceback (most recent call last):
     ...
-    dppgrpo_core.annotations.AnnotationError: an annotator id may hold letters, digits, spaces and . @ + - ' _ only, got '../x'.
+    dppgrpo_core.study.store.AnnotationError: an annotator id may hold letters, digits, spaces and . @ + - ' _ only, got '../x'.
     """
     if not isinstance(annotator, str) or not annotator.strip() or len(annotator.strip()) > MAX_NAME:
         raise AnnotationError(f"an annotator id must be 1 to {MAX_NAME} characters.")

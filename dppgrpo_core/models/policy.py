@@ -4,90 +4,25 @@
     msgs = build_messages("a dog playing with a ball at the beach", ["A low-angle tracking shot of ..."])
     policy.generate([msgs], seed=0)[0]                       # one cleaned prompt per conversation
 
-`build_messages` is the one chat format: the trainer builds its SFT and GRPO examples with it,
-so an adapter sees at inference exactly the format it learned.
+The chat format and the cleaning of replies live in `chat.py`.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
-from .errors import ModelUnavailable, UserFacingError
-from .settings import PACKAGED_POLICIES, PACKAGED_POLICY, PACKAGED_TRAINED_POLICY, Settings
-
-# Short and concrete: small policies (the packaged 135M model) follow one plain instruction far
-# better than a long brief. Training teaches the set-conditioned behaviour in this same format.
-SYSTEM_PROMPT = "You write prompts for a text-to-video model. Reply with one vivid sentence and nothing else."
-
-MAX_PROMPT_CHARS = 400  # a cleaned prompt is cut at a word boundary below this
-# A chat token, and the role name that may follow it ("<|im_start|>assistant").
-_CHAT_TOKENS = re.compile(r"(?:<\|[^|>]*\|>|</?s>|\[/?INST\]|<pad>|<unk>)(?:\s*(?:system|user|assistant)\b)?")
-_LEADING_LABEL = re.compile(
-    r"^\s*(?:(?:new|next|rewritten|video|improved)?\s*(?:prompt|variant|version|rewrite|answer)\s*\d*\s*[:：.-]\s*)+",
-    re.IGNORECASE,
+from dppgrpo_core.errors import ModelUnavailable
+from dppgrpo_core.models.chat import clean_prompt
+from dppgrpo_core.settings import (
+    PACKAGED_POLICIES,
+    PACKAGED_POLICY,
+    PACKAGED_TRAINED_POLICY,
+    Settings,
 )
-_LEADING_NUMBER = re.compile(r"^\s*(?:[-*•#>]+|\(?\d{1,2}[.):]|\d{1,2}\s*-)\s*")
-_QUOTES = "\"'“”‘’`«»"
-
-
-def build_messages(query: str, previous: Sequence[str] = (), system: str = SYSTEM_PROMPT) -> list[dict]:
-    """Chat messages for (s, q, R_q): the system instruction s, the user's prompt q, the prompts made so far.
-
-    >>> build_messages("a red car", ["A drone shot of a red car at dawn."])[1]["content"].splitlines()[-1]
-    '1. A drone shot of a red car at dawn.'
-    """
-    ask = f'Rewrite the video prompt "{query.strip()}" as one vivid sentence'
-    if previous:
-        earlier = "\n".join(f"{i}. {p}" for i, p in enumerate(previous, 1))
-        content = f"{ask}. Use a different camera shot, place and lighting than these earlier versions:\n{earlier}"
-    else:
-        content = f"{ask} that adds a camera shot, a place and lighting."
-    return [{"role": "system", "content": system}, {"role": "user", "content": content}]
-
-
-def clean_prompt(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str:
-    """Strip chat tokens, numbering, labels such as "Prompt:", quotes and extra lines; bound the length."""
-    text = _CHAT_TOKENS.sub(" ", text or "")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not lines:
-        return ""
-    first = lines[0]
-    # A lone label line ("Prompt:") puts the prompt on the next line.
-    if _LEADING_LABEL.sub("", first).strip(" :" + _QUOTES) == "" and len(lines) > 1:
-        first = lines[1]
-    for _ in range(3):  # labels, numbers and quotes nest in any order: "1. Prompt: \"...\""
-        first = _LEADING_NUMBER.sub("", first)
-        first = _LEADING_LABEL.sub("", first)
-        first = first.strip().strip(_QUOTES).strip()
-    first = re.sub(r"\*\*|__", "", first)  # markdown bold, which small chat models like to add
-    first = re.sub(r"\s+", " ", first).strip()
-    # A generation cut off by the token limit ends mid-sentence: keep its complete sentences.
-    if first and first[-1] not in ".!?" and re.search(r"[.!?]\s", first):
-        first = first[: max(m.end() for m in re.finditer(r"[.!?](?=\s)", first))]
-    if len(first) > max_chars:
-        cut = first[:max_chars].rsplit(" ", 1)[0]
-        first = cut.rstrip(",;:- ") + "."
-    return first
-
-
-def is_degenerate(prompt: str, previous: Sequence[str] = ()) -> str | None:
-    """Why a cleaned generation is unusable (empty, too short, a token loop, a verbatim repeat), else None."""
-    words = prompt.lower().split()
-    if not words:
-        return "empty"
-    if len(words) < 3:
-        return "too short"
-    if len(words) >= 8 and len(set(words)) / len(words) < 0.35:
-        return "repetitive"
-    if any(prompt.strip().lower() == p.strip().lower() for p in previous):
-        return "verbatim repeat of an earlier prompt"
-    return None
 
 
 @dataclass
@@ -143,11 +78,11 @@ class Policy:
 def resolve_policy_path(name: str, settings: Settings) -> str:
     """A folder or Hub id for `from_pretrained`: packaged names become their converted folder in the cache."""
     if name in (PACKAGED_POLICY, PACKAGED_TRAINED_POLICY):  # the trained one: same base, adapter added by `_load`
-        from .packaged import policy_folder
+        from dppgrpo_core.models.packaged import policy_folder
 
         return str(policy_folder(settings.cache_path))
     if name in PACKAGED_POLICIES:  # opt-in split GGUF policies, fetched by `make models`
-        from .packaged import split_policy_folder
+        from dppgrpo_core.models.packaged import split_policy_folder
 
         return str(split_policy_folder(name, settings.cache_path))
     if name.startswith("packaged:"):
@@ -157,7 +92,7 @@ def resolve_policy_path(name: str, settings: Settings) -> str:
 
 
 # The adapter shipped with the repository for PACKAGED_TRAINED_POLICY (model card: its README.md).
-TRAINED_ADAPTER_DIR = Path(__file__).resolve().parent.parent / "models" / "SmolLM2-135M-DPP-GRPO"
+TRAINED_ADAPTER_DIR = Path(__file__).resolve().parents[2] / "models" / "SmolLM2-135M-DPP-GRPO"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
@@ -215,13 +150,3 @@ def load_policy(name: str | None = None, adapter: str | None = None, settings: S
     settings = settings or Settings.from_env()
     return _load(name or settings.policy, adapter if adapter is not None else settings.adapter,
                  settings.resolved_device(), str(settings.cache_dir))
-
-
-def check_query(query: str, max_chars: int = 2000) -> str:
-    """The user's prompt, stripped; a clear error when it is empty or too long."""
-    query = (query or "").strip()
-    if not query:
-        raise UserFacingError("The prompt is empty: type a text-to-video prompt.")
-    if len(query) > max_chars:
-        raise UserFacingError(f"The prompt has {len(query)} characters; the limit is {max_chars}.")
-    return query

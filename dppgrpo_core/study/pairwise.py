@@ -25,9 +25,17 @@ import time
 import pandas as pd
 
 from dppgrpo_core import checks
-from dppgrpo_core.annotations import (MAX_CLIPS, AnnotationError, AnnotationStore, _string_list, _text,
-                                      check_annotator, iso_time)
 from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.study.order import clip_order, item_order
+from dppgrpo_core.study.store import (
+    MAX_CLIPS,
+    AnnotationError,
+    AnnotationStore,
+    _string_list,
+    _text,
+    check_annotator,
+    iso_time,
+)
 
 CHOICES = ("left", "right", "tie", "both_bad")
 CHOICE_LABELS = {"left": "A (left) is more diverse", "right": "B (right) is more diverse", "tie": "Tie",
@@ -165,8 +173,6 @@ def next_pair(store: AnnotationStore, annotator: str) -> tuple[dict | None, int,
 
     The pair holds "left" and "right" (each {"videos"|"prompts"}: no method) and "left_side"; the caller
     shows only those and the prompt until the vote is in (then `reveal`)."""
-    from dppgrpo_core.study import clip_order, item_order
-
     seed = store.annotator_seed(annotator)
     ids = pair_ids(store)
     done = voted_pair_ids(store, annotator) & set(ids)

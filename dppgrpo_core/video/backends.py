@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import threading
 
-from .errors import ModelUnavailable, UserFacingError
+from dppgrpo_core.errors import ModelUnavailable, UserFacingError
 
 WAN_ID = "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
 COGVIDEOX_ID = "THUDM/CogVideoX-2b"
@@ -144,7 +144,10 @@ class DiffusersBackend:
         import torch
 
         if self.tiny:
-            from .tiny_models import tiny_cogvideox_pipeline, tiny_wan_pipeline
+            from dppgrpo_core.models.tiny import (
+                tiny_cogvideox_pipeline,
+                tiny_wan_pipeline,
+            )
 
             return tiny_wan_pipeline() if self.family == "wan" else tiny_cogvideox_pipeline()
         dtype = getattr(torch, dtype_name)
@@ -171,7 +174,7 @@ class DiffusersBackend:
     def render(self, jobs, settings, on_step) -> None:
         import torch
 
-        from .video import write_mp4
+        from dppgrpo_core.video.mp4 import write_mp4
 
         def step_end(_pipe, i, _t, tensors):
             on_step(i + 1, settings.steps)

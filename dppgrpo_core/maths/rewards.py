@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from .dpp import _has_rows, marginal_gains, unit_rows
+from dppgrpo_core.maths.dpp import _has_rows, marginal_gains, unit_rows
 
 __all__ = ["marginal_gains", "relevance", "composite_reward", "balanced_reward", "group_advantages"]
 

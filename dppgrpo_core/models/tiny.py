@@ -51,7 +51,12 @@ def tiny_t5_encoder(vocab_size: int):
 
 def tiny_wan_pipeline():
     """A WanPipeline with random weights: 16x16 frames, frame counts of the form 4k+1."""
-    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline, WanTransformer3DModel
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanPipeline,
+        WanTransformer3DModel,
+    )
 
     tokenizer = byte_level_tokenizer()
     torch.manual_seed(0)
@@ -72,7 +77,12 @@ def tiny_wan_pipeline():
 
 def tiny_cogvideox_pipeline():
     """A CogVideoXPipeline with random weights: 16x16 frames, 8 frames."""
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXPipeline, CogVideoXTransformer3DModel, DDIMScheduler
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXPipeline,
+        CogVideoXTransformer3DModel,
+        DDIMScheduler,
+    )
 
     tokenizer = byte_level_tokenizer()
     torch.manual_seed(0)

@@ -1,0 +1,81 @@
+"""The command line of the human study: import a manifest, export the ratings, show the status.
+
+    python -m dppgrpo_core.study import MANIFEST.jsonl --db data/annotations.db
+    python -m dppgrpo_core.study export --db data/annotations.db --out ratings.csv    # or ratings.jsonl
+    python -m dppgrpo_core.study status --db data/annotations.db
+
+A manifest has one item per line:
+    {"item_id": "q7-dpp", "prompt": "a dog on a beach", "method": "dpp-grpo", "videos": ["clips/0.mp4", ...]}
+    {"item_id": "q7-txt", "prompt": "a dog on a beach", "method": "original", "prompts": ["...", ...]}
+or one pair of two methods' sets for one prompt per line (pairwise mode; see dppgrpo_core.study.pairwise):
+    {"pair_id": "q7", "prompt": "a dog on a beach", "a": {"method": "dpp-grpo", "videos": [...]},
+     "b": {"method": "original", "prompts": [...]}}
+An item may have "attention_check": true (a set of identical clips, which an attentive rater scores 1 for
+diversity; a JSON boolean, nothing else). Relative video paths are read from the manifest's folder, and
+every clip must be a video file (VIDEO_SUFFIXES) inside that folder or inside the `media_root` setting
+(--media-root / DPPGRPO_MEDIA_ROOT), symbolic links resolved: a manifest naming anything else is refused
+whole, so a study never serves another server file to its annotators. An item has at most MAX_CLIPS clips.
+`--db` defaults to the `annotations_db` setting (DPPGRPO_ANNOTATIONS_DB, default data/annotations.db);
+`status` and `export` only open an existing database.
+
+Blindness: an annotator's item order is a shuffle seeded by their logged seed (the store keeps it,
+so they resume in the same order), and the clips of each item are shuffled by (seed, item_id).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from dppgrpo_core.cli import ArgumentParser, run_main
+from dppgrpo_core.settings import Settings
+from dppgrpo_core.study import pairwise
+from dppgrpo_core.study.manifest import (
+    add_manifest_entries,
+    export_ratings,
+    read_manifest,
+    votes_path,
+)
+from dppgrpo_core.study.store import AnnotationStore
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = ArgumentParser(prog="python -m dppgrpo_core.study", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    imp = commands.add_parser("import", help="add the items of a JSONL manifest to the study")
+    imp.add_argument("manifest")
+    Settings.add_arguments(imp, only=("media_root",))
+    exp = commands.add_parser("export", help="write every rating to a .csv or .jsonl file")
+    exp.add_argument("--out", required=True)
+    commands.add_parser("status", help="count items, annotators and ratings")
+    for sub in (imp, exp, commands.choices["status"]):
+        sub.add_argument("--db", default=None, help="SQLite file (default: the annotations_db setting)")
+    return parser.parse_args(argv)
+
+
+def _main(argv) -> int:
+    args = parse_args(argv)
+    settings = Settings.from_args(args)
+    db = args.db or settings.annotations_db
+    if args.command == "import":
+        items = read_manifest(args.manifest, media_root=settings.media_root)  # all checked before the store opens
+        store = AnnotationStore(db)
+        added, pairs = add_manifest_entries(store, items)
+        print(f"added {added} items" + (f" and {pairs} pairs" if pairs else "")
+              + f" to {store.path} ({len(store.item_ids())} items, {len(pairwise.pair_ids(store))} pairs in the study)")
+    elif args.command == "export":
+        store = AnnotationStore(db, create=False)
+        out = export_ratings(store, args.out)
+        voted = len(pairwise.votes(store))
+        print(f"wrote {len(store.ratings())} ratings to {out}" + (f" and {voted} votes to {votes_path(out)}" if voted else ""))
+    else:
+        store = AnnotationStore(db, create=False)
+        ratings = store.ratings()
+        print(f"{store.path}: {len(store.item_ids())} items, {ratings['annotator'].nunique()} annotators, "
+              f"{len(ratings)} ratings; {len(pairwise.pair_ids(store))} pairs, {len(pairwise.votes(store))} votes")
+    return 0
+
+
+def main(argv=None) -> int:
+    """The command line (see the module doc): 0, or 2 with one line on stderr for bad input."""
+    return run_main(_main, argv)

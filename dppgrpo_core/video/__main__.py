@@ -1,0 +1,5 @@
+import sys
+
+from dppgrpo_core.video.command import main
+
+sys.exit(main())

@@ -1,0 +1,181 @@
+"""Render one video per prompt (prompts, seeds, settings -> mp4 paths), cached by content hash.
+
+    python -m dppgrpo_core.video --prompts-file set.json --model wan2.1 --out videos/
+    python -m dppgrpo_core.video --prompts-file set.json --model tiny-random-wan --out /tmp/v   # CPU plumbing check
+    accelerate launch -m dppgrpo_core.video --prompts-file set.json --out videos/              # one share per GPU
+
+    results = render_videos(["a dog surfing", "a dog on a skateboard"], seeds=0, model="tiny-random-wan",
+                            cache_dir="/tmp/cache")
+    [r.path for r in results]        # /tmp/cache/videos/<hash>.mp4, H.264; None where r.error says why
+
+`set.json` is the output of `python -m dppgrpo_core.expand ... --json` or a JSON list of
+strings. Models: `wan2.1` (Wan-AI/Wan2.1-T2V-1.3B-Diffusers; paper settings: guidance 6,
+40 steps, 81 frames, 480x832), `cogvideox` (THUDM/CogVideoX-2b, model card settings),
+`wan2.1:PATH_OR_ID` / `cogvideox:PATH_OR_ID` for other weights, `command:TEMPLATE` for a
+black-box API, and `tiny-random-wan` / `tiny-random-cogvideox` (random weights, 16x16: a
+plumbing check that runs on CPU). Backends live in `backends.py`.
+
+A file is named by a hash of (model, prompt, seed, the settings that change pixels), so the
+same request renders once. Several prompts go through one pipeline call (`batch_size`);
+a CUDA out-of-memory halves the batch and retries, and any other failure of a batch retries
+its prompts one by one, so one bad video is reported while the others still render.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+from dppgrpo_core import checks
+from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.settings import Settings
+from dppgrpo_core.video.backends import load_backend
+from dppgrpo_core.video.options import (
+    RenderSettings,
+    VideoJob,
+    VideoResult,
+    check_prompts,
+    seed_list,
+)
+
+
+def video_key(model_id: str, prompt: str, seed: int, settings: RenderSettings) -> str:
+    """Stable name of one rendered video: a hash of everything that changes its pixels."""
+    payload = json.dumps({"model": model_id, "prompt": prompt, "seed": seed, **settings.cache_fields()}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def videos_dir(cache_dir: str | os.PathLike) -> Path:
+    path = Path(cache_dir).expanduser() / "videos"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserFacingError(f"Cannot use the cache folder {checks.shown(str(path))}: {exc.strerror or exc}.") from None
+    return path
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def _free_cuda_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, UserFacingError):
+        return str(exc)
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1] if text else 'no message'}"
+
+
+def render_videos(
+    prompts: list[str],
+    seeds=0,
+    model: str = "wan2.1",
+    settings: RenderSettings | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    device: str = "auto",
+    progress: Callable[[float, str], None] | None = None,
+    on_result: Callable[[VideoResult], None] | None = None,
+    backend=None,
+) -> list[VideoResult]:
+    """Render (or fetch from the cache) one mp4 per prompt; results are in prompt order.
+
+    `progress(fraction, text)` is called as denoising steps finish; `on_result(result)` as each
+    video is done. Raises UserFacingError/ModelUnavailable for problems that stop every video
+    (bad settings, no GPU, missing weights); a failure of one video is in its result's `error`.
+    """
+    prompts = check_prompts(prompts)
+    seeds = seed_list(seeds, len(prompts))
+    settings = settings or RenderSettings()
+    settings.check()
+    backend = backend or load_backend(model)
+    device = Settings(device=device).resolved_device()
+    settings = backend.resolve(settings, device)
+    folder = videos_dir(cache_dir if cache_dir is not None else Settings.from_env().cache_dir)
+
+    results: dict[int, VideoResult] = {}
+    pending: list[VideoJob] = []
+
+    def finish(result: VideoResult) -> None:
+        results[result.index] = result
+        if on_result is not None:
+            on_result(result)
+
+    for index, (prompt, seed) in enumerate(zip(prompts, seeds)):
+        key = video_key(backend.cache_id, prompt, seed, settings)
+        path = folder / f"{key}.mp4"
+        if not prompt.strip():
+            finish(VideoResult(index, prompt, seed, None, error="empty prompt"))
+        elif path.exists() and path.stat().st_size > 0:
+            finish(VideoResult(index, prompt, seed, str(path), cached=True))
+        else:
+            tmp = folder / f".{key}.{os.getpid()}.tmp.mp4"  # ends in .mp4: ffmpeg picks the container by name
+            pending.append(VideoJob(index, prompt, seed, path, tmp))
+    if not pending:
+        return [results[i] for i in range(len(prompts))]
+
+    backend.prepare(settings, device)  # loads the model only when something must be rendered
+    total = len(prompts)
+    batch_size = min(settings.batch_size, backend.max_batch_size)
+    queue = [pending[i:i + batch_size] for i in range(0, len(pending), batch_size)]
+    while queue:
+        batch = queue.pop(0)
+        done_before = len(results)
+
+        def on_step(step: int, steps: int, _batch=batch, _done=done_before) -> None:
+            if progress is not None:
+                progress((_done + len(_batch) * step / max(steps, 1)) / total,
+                         f"videos {_done + 1}-{_done + len(_batch)} of {total}: step {step}/{steps}")
+
+        start = time.perf_counter()
+        try:
+            backend.render(batch, settings, on_step)
+        except Exception as exc:  # noqa: BLE001 - any failure is retried smaller, then reported per video
+            for job in batch:
+                job.tmp.unlink(missing_ok=True)
+            if len(batch) > 1:
+                if _is_out_of_memory(exc):
+                    _free_cuda_memory()
+                    batch_size = max(1, len(batch) // 2)
+                else:  # one prompt may be the culprit: retry one by one
+                    batch_size = 1
+                queue[:0] = [batch[i:i + batch_size] for i in range(0, len(batch), batch_size)]
+                continue
+            if _is_out_of_memory(exc):
+                _free_cuda_memory()
+            job = batch[0]
+            finish(VideoResult(job.index, job.prompt, job.seed, None, error=_error_text(exc),
+                               seconds=time.perf_counter() - start))
+            continue
+        seconds = (time.perf_counter() - start) / len(batch)
+        for job in batch:
+            if job.tmp.exists() and job.tmp.stat().st_size > 0:
+                os.replace(job.tmp, job.path)  # atomic: the cache never holds half a file
+                _write_sidecar(job, backend.cache_id, settings)
+                finish(VideoResult(job.index, job.prompt, job.seed, str(job.path), seconds=seconds))
+            else:
+                finish(VideoResult(job.index, job.prompt, job.seed, None, error="no video file was written",
+                                   seconds=seconds))
+    if progress is not None:
+        progress(1.0, f"{total} videos")
+    return [results[i] for i in range(len(prompts))]
+
+
+def _write_sidecar(job: VideoJob, model_id: str, settings: RenderSettings) -> None:
+    """What the cached file holds, next to it, for people and for other tools."""
+    info = {"model": model_id, "prompt": job.prompt, "seed": job.seed, **settings.cache_fields()}
+    job.path.with_suffix(".json").write_text(json.dumps(info, indent=2))
