@@ -29,6 +29,7 @@ from dppgrpo_core.expand import (
     expand,
 )
 from dppgrpo_core.maths.dpp import cosine_kernel, log_det
+from dppgrpo_core.sets import PromptSet
 from dppgrpo_core.settings import Settings
 from pages.context import (
     AppContext,
@@ -283,10 +284,9 @@ def finished_set(settings: Settings, run_settings: Settings, query: str, method:
                          "score_s": sum(s["score_s"] for s in steps), "total_s": elapsed}}
     result["rerun"] = rerun_command(result)
     json_path, csv_path = write_downloads(result)
-    prompt_set = {"query": query, "method": method, "seed": seed, "k": k, "config": result["config"],
-                  "policy": policy_label, "prompts": prompts, "steps": steps}
-    if not note:  # a set made here, not loaded: its time is a measurement for the estimate
-        prompt_set["timing"] = result["timing"]
+    # A set made here, not loaded, keeps its time: a measurement for the estimate.
+    prompt_set = PromptSet(prompts, query, method, seed, k, result["config"], policy_label, steps,
+                           None if note else result["timing"]).to_json()
     status = note or f"✅ {method}: {k} prompts in {elapsed:.1f} s"
     return (status, steps_table(steps), gains_figure(steps, k),
             similarity_heatmap(prompts, cosine_kernel(vectors).numpy()),
@@ -490,8 +490,8 @@ def saved_copy(prompt_set: dict | None):
     """What the browser keeps of the session's set across a reload: the request and the prompts, no scores."""
     if not prompt_set or not prompt_set.get("prompts"):
         return gr.skip()
-    return {key: prompt_set.get(key) for key in ("query", "method", "seed", "k", "config", "policy", "prompts")} | {
-        "steps": [{"prompt": p} for p in prompt_set["prompts"]]}
+    kept = PromptSet.from_json(prompt_set)
+    return dataclasses.replace(kept, steps=[{"prompt": p} for p in kept.prompts], timing=None).to_json()
 
 
 def restore_saved(settings: Settings, saved) -> tuple:

@@ -24,6 +24,7 @@ import gradio as gr
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.sets import RenderedSet
 from dppgrpo_core.settings import Settings
 from dppgrpo_core.video import (
     MAX_PROMPT_CHARS,
@@ -126,9 +127,8 @@ def saved_grid_copy(rendered: dict | None):
     """What the browser keeps of the session's grid across a reload: prompts, seeds and video file names only."""
     if not rendered or not rendered.get("videos"):
         return gr.skip()
-    return {"query": rendered.get("query"), "method": rendered.get("method"), "model": rendered.get("model"),
-            "prompts": list(rendered["prompts"]), "seeds": list(rendered.get("seeds") or []),
-            "videos": [Path(v).name for v in rendered["videos"]]}
+    kept = RenderedSet.from_json(rendered)
+    return dataclasses.replace(kept, videos=[Path(v).name for v in kept.videos], failed=[]).to_json()
 
 
 def grid_from_saved(settings: Settings, saved) -> dict:
@@ -153,8 +153,7 @@ def grid_from_saved(settings: Settings, saved) -> dict:
     query = checks.text(query, "the query", 2000) if query is not None else None
     method = saved.get("method")
     method = checks.text(method, "the method", 40) if isinstance(method, str) else "manual"
-    return {"query": query, "method": method, "prompts": prompts, "videos": paths, "seeds": seeds, "model": model,
-            "failed": []}
+    return RenderedSet(prompts, query, method, videos=paths, seeds=seeds, model=model).to_json()
 
 
 def restore_grid(settings: Settings, saved):
@@ -281,16 +280,12 @@ def render_grid(settings: Settings, prompts_text, model, steps, frames, guidance
         status += " Failed: " + "; ".join(f"#{r.index + 1}: {html.escape(r.error or '')}" for r in failed)
         gr.Warning(f"{len(failed)} of {len(results)} videos failed" + ("; the others are shown." if done else "."))
     same_set = bool(prompt_set) and list(prompt_set.get("prompts") or []) == prompts
-    rendered = {
-        "query": prompt_set.get("query") if same_set else None,
-        "method": (prompt_set.get("method") if same_set else None) or "manual",
-        # Only rendered pairs, so prompts[i] always belongs to videos[i]; failures are listed apart.
-        "prompts": [r.prompt for r in done],
-        "videos": [r.path for r in done],
-        "seeds": [r.seed for r in done],
-        "model": model,
-        "failed": [{"prompt": r.prompt, "error": r.error} for r in failed],
-    }
+    # Only rendered pairs, so prompts[i] always belongs to videos[i]; failures are listed apart.
+    rendered = RenderedSet(
+        prompts=[r.prompt for r in done], query=prompt_set.get("query") if same_set else None,
+        method=(prompt_set.get("method") if same_set else None) or "manual", videos=[r.path for r in done],
+        seeds=[r.seed for r in done], model=model, failed=[{"prompt": r.prompt, "error": r.error} for r in failed],
+    ).to_json()
     return grid_html(results), status, rendered
 
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from dppgrpo_core.errors import ModelUnavailable, UserFacingError
+from dppgrpo_core.sets import PromptSet
 from dppgrpo_core.video import (
     RenderSettings,
-    load_prompt_set,
     read_mp4,
     render_videos,
     write_mp4,
@@ -168,13 +168,13 @@ def test_prompt_sets_load_from_expansion_json_or_a_list(tmp_path):
     expansion = {"query": "a dog", "method": "dpp-grpo", "steps": [{"prompt": "a dog A"}, {"prompt": "a dog B"}]}
     (tmp_path / "set.json").write_text(json.dumps(expansion))
     (tmp_path / "list.json").write_text(json.dumps(["x", "y", "z"]))
-    assert load_prompt_set(tmp_path / "set.json") == {"query": "a dog", "method": "dpp-grpo",
-                                                      "prompts": ["a dog A", "a dog B"]}
-    assert load_prompt_set(tmp_path / "list.json")["prompts"] == ["x", "y", "z"]
+    loaded = PromptSet.read(tmp_path / "set.json")
+    assert (loaded.query, loaded.method, loaded.prompts) == ("a dog", "dpp-grpo", ["a dog A", "a dog B"])
+    assert PromptSet.read(tmp_path / "list.json").prompts == ["x", "y", "z"]
     for bad in ("[]", '{"steps": [{"no": 1}]}', "[1, 2]", "not json"):
         (tmp_path / "bad.json").write_text(bad)
         with pytest.raises(UserFacingError):
-            load_prompt_set(tmp_path / "bad.json")
+            PromptSet.read(tmp_path / "bad.json")
 
 
 def test_cli_renders_a_set_with_tiny_random_wan(tmp_path, capsys):

@@ -51,8 +51,8 @@ def item_id_for(prompt: str, method: str, content: list[str]) -> str:
 
 
 def item_from_set(app_set: dict) -> dict:
-    """An item from the app's current set: a rendered grid {"query","method","prompts","videos"} (videos win)
-    or an expanded set {"query","method","prompts","steps"} (shown as text).
+    """An item from the app's current set, as `dppgrpo_core.sets` writes it: a `RenderedSet` (its videos win)
+    or a `PromptSet` (shown as text).
 
     >>> item_from_set({"query": "a cat", "method": "dpp-grpo", "prompts": ["a", "b"]})["prompts"]
     ['a', 'b']

@@ -11,56 +11,11 @@ from pathlib import Path
 from dppgrpo_core import checks
 from dppgrpo_core.cli import ArgumentParser, real, run_main, whole
 from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.sets import PromptSet
 from dppgrpo_core.settings import Settings
 from dppgrpo_core.video.backends import load_backend
-from dppgrpo_core.video.options import (
-    MAX_PROMPT_CHARS,
-    MAX_PROMPTS_FILE_BYTES,
-    RenderSettings,
-    VideoResult,
-    check_prompts,
-    parse_seeds,
-)
+from dppgrpo_core.video.options import RenderSettings, VideoResult, parse_seeds
 from dppgrpo_core.video.render import render_videos
-
-
-def load_prompt_set(path: str | os.PathLike) -> dict:
-    """{"query", "method", "prompts"} from an expansion's --json output, a rendered set, or a list of strings."""
-    shown = checks.shown(str(path))
-    try:
-        if Path(path).stat().st_size > MAX_PROMPTS_FILE_BYTES:
-            raise UserFacingError(f"{shown} is larger than {MAX_PROMPTS_FILE_BYTES // 1_000_000} MB.")
-        data = json.loads(Path(path).read_bytes().decode("utf-8"), parse_constant=_not_json)
-    except FileNotFoundError:
-        raise UserFacingError(f"No such prompts file: {shown}") from None
-    except UnicodeDecodeError:
-        raise UserFacingError(f"{shown} is not UTF-8 text.") from None
-    except OSError as exc:
-        raise UserFacingError(f"Cannot read {shown}: {exc.strerror or exc}.") from None
-    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
-        raise UserFacingError(f"Cannot read {shown} as JSON: {getattr(exc, 'msg', exc)}.") from None
-    query, method = None, None
-    if isinstance(data, dict):
-        query, method = data.get("query"), data.get("method")
-        if isinstance(data.get("steps"), list):
-            prompts = [s.get("prompt") if isinstance(s, dict) else None for s in data["steps"]]
-        else:
-            prompts = data.get("prompts")
-    else:
-        prompts = data
-    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
-        raise UserFacingError(
-            f"{shown} must hold a non-empty JSON list of prompt strings, or an expansion's --json output "
-            '(an object with "steps": [{"prompt": ...}, ...]).'
-        )
-    prompts = check_prompts(prompts)
-    query = checks.text(query, "query", MAX_PROMPT_CHARS, multiline=True) if isinstance(query, str) else None
-    method = checks.text(method, "method", 100) if isinstance(method, str) else None
-    return {"query": query, "method": method, "prompts": prompts}
-
-
-def _not_json(name: str):
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def check_out_folder(out: str | os.PathLike) -> Path:
@@ -107,7 +62,7 @@ def _parse_args(argv):
     return p.parse_args(argv)
 
 
-def _export(results: list[VideoResult], prompt_set: dict, out: Path, model: str) -> Path:
+def _export(results: list[VideoResult], prompt_set: PromptSet, out: Path, model: str) -> Path:
     """Copy the videos into `out` as 00-<hash>.mp4, ... and write manifest.json (the rendered set)."""
     out.mkdir(parents=True, exist_ok=True)
     videos = []
@@ -122,13 +77,14 @@ def _export(results: list[VideoResult], prompt_set: dict, out: Path, model: str)
                     shutil.copyfile(r.path, target)
             target = str(target)
         videos.append(target)
-    manifest = {**prompt_set, "model": model, "videos": videos, "results": [r.to_dict() for r in results]}
+    manifest = {"query": prompt_set.query, "method": prompt_set.method, "prompts": prompt_set.prompts,
+                "model": model, "videos": videos, "results": [r.to_dict() for r in results]}
     path = out / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2))
     return path
 
 
-def _export_checked(results: list[VideoResult], prompt_set: dict, out: Path, model: str) -> Path:
+def _export_checked(results: list[VideoResult], prompt_set: PromptSet, out: Path, model: str) -> Path:
     try:
         return _export(results, prompt_set, out, model)
     except OSError as exc:  # --out was checked before rendering; the disk may still fill up
@@ -141,8 +97,8 @@ def _main(argv) -> int:
 
     settings = Settings.from_args(args)
     model = args.model or settings.video_model
-    prompt_set = load_prompt_set(args.prompts_file)
-    prompts = prompt_set["prompts"]
+    prompt_set = PromptSet.read(args.prompts_file)
+    prompts = prompt_set.prompts
     seeds = parse_seeds(args.seeds, len(prompts))
     render = RenderSettings(
         steps=args.steps, frames=args.frames, guidance=args.guidance, height=args.height, width=args.width,

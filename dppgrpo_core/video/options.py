@@ -16,10 +16,7 @@ from pathlib import Path
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
-
-MAX_PROMPTS = 256
-MAX_PROMPT_CHARS = 2000  # characters of one prompt (the Expand tab's limit; T5 reads about 512 tokens)
-MAX_PROMPTS_FILE_BYTES = 10_000_000
+from dppgrpo_core.sets import MAX_PROMPT_CHARS, MAX_PROMPTS, check_prompts  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -119,15 +116,3 @@ def parse_seeds(text: str | int | None, n: int) -> list[int]:
     except ValueError:
         raise UserFacingError(f"Seeds must be whole numbers separated by commas, got {checks.shown(text)}.") from None
     return seed_list(values[0] if len(values) == 1 else values, n)
-
-
-def check_prompts(prompts) -> list[str]:
-    """The prompts as a list of text (valid Unicode, no control characters, at most MAX_PROMPT_CHARS each and
-    MAX_PROMPTS in all); an empty prompt stays (it is reported as that video's error)."""
-    prompts = list(prompts)
-    if not prompts:
-        raise UserFacingError("There are no prompts to render.")
-    if len(prompts) > MAX_PROMPTS:
-        raise UserFacingError(f"At most {MAX_PROMPTS} prompts per render, got {len(prompts)}.")
-    return [checks.text(p, f"prompt {i}", MAX_PROMPT_CHARS, multiline=True, allow_empty=True)
-            for i, p in enumerate(prompts, 1)]
