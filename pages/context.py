@@ -9,7 +9,9 @@ Per-user data lives in `gr.State` (one copy per browser session), never in modul
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
+import inspect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,67 @@ def markdown_text(text: str) -> str:
 def refused(message: str) -> gr.Error:
     """A refusal the user caused: shown as a toast, never printed as a traceback in the server's terminal."""
     return gr.Error(message, print_exception=False)
+
+
+def handler(fn=None, *, uses_gpu: bool = False):
+    """The one way to write a page's event handler: a module-level function (tests call it directly) whose
+    UserFacingError reaches the user as its one line (`refused`); `uses_gpu` asks a ZeroGPU Space for a GPU
+    during the call. The server's own values (settings, flags) come first and are bound in `build`:
+
+        @handler(uses_gpu=True)
+        def on_expand(settings: Settings, prompt, k, method, ..., progress=gr.Progress()): ...
+
+        def build(ctx: AppContext) -> None:
+            run.click(bind(on_expand, ctx.settings), [prompt, k, method, ...], outputs)
+
+    >>> @handler
+    ... def ask(k):
+    ...     raise UserFacingError(f"k must be at most 8, got {k}.")
+    >>> ask(9)
+    Traceback (most recent call last):
+    ...
+    gradio.exceptions.Error: 'k must be at most 8, got 9.'
+    """
+    def wrap(fn):
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def checked(*args, **kwargs):
+                try:
+                    yield from fn(*args, **kwargs)
+                except UserFacingError as exc:
+                    raise refused(str(exc)) from None
+        else:
+            @functools.wraps(fn)
+            def checked(*args, **kwargs):
+                try:
+                    return fn(*args, **kwargs)
+                except UserFacingError as exc:
+                    raise refused(str(exc)) from None
+        return gpu(checked) if uses_gpu else checked
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def bind(fn, *first):
+    """`fn` with its first arguments given, as a function Gradio can read like `fn` itself: the signature
+    without those arguments, the same type hints (a `gr.Request` parameter, a `gr.Progress()` default) and
+    still a generator function when `fn` is one. (`functools.partial` hides the type hints from Gradio.)
+
+    >>> def on_click(settings, text: str, request: gr.Request): ...
+    >>> inspect.signature(bind(on_click, "the settings"))
+    <Signature (text: 'str', request: 'gr.Request')>
+    """
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def bound(*args, **kwargs):
+            yield from fn(*first, *args, **kwargs)
+    else:
+        @functools.wraps(fn)
+        def bound(*args, **kwargs):
+            return fn(*first, *args, **kwargs)
+    parameters = list(inspect.signature(fn).parameters.values())
+    bound.__signature__ = inspect.Signature(parameters[len(first):])
+    return bound
 
 
 @dataclass

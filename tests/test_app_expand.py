@@ -13,7 +13,7 @@ from gradio_client import Client
 from app import parse_args
 from dppgrpo_core.settings import Settings
 from pages.context import enabled_policies
-from pages.expand import compare_stream, expand_stream
+from pages.expand_run import compare_stream, expand_stream
 from pages.expand_view import gains_figure
 from tests.app_testing import ARTIFACTS, chromium_page, launch_app
 

@@ -17,19 +17,22 @@ from dppgrpo_core.expand import StepRecord
 from dppgrpo_core.settings import Settings
 from pages import benchmark as bench_page
 from pages import expand as page
+from pages import expand_run as run_page
+from pages import expand_sets as sets_page
+from pages import expand_view as view_page
 from pages import render as render_page
 from pages.expand_view import GAIN_AXIS_TITLE, gains_figure
 from tests.app_testing import SCREENSHOTS, chromium_page, launch_app
 
 QUERY = "a red car driving through a rainy city at night"
 OPTIONS = (0, 0.5, 0.5)  # seed, λ_div, λ_rel
-SERVER = next(iter(page.enabled_policies(Settings(device="cpu"))))
+SERVER = next(iter(run_page.enabled_policies(Settings(device="cpu"))))
 
 
 # -- 2: a refused action is refused before the handler runs ---------------------------------------------
 
 def test_2_the_validator_names_the_input_at_fault_and_passes_good_input():
-    check = page.validator(Settings(device="cpu"))
+    check = run_page.validator(Settings(device="cpu"))
     good = check(QUERY, 6, "dpp-compose", 0, 0.5, 0.5, SERVER, 0.8, 4)
     assert len(good) == 9 and all(v["is_valid"] for v in good)
     for args, at, message in [
@@ -46,7 +49,7 @@ def test_2_the_validator_names_the_input_at_fault_and_passes_good_input():
         assert [i for i, v in enumerate(result) if not v["is_valid"]] == [at], message
         assert message in result[at]["message"]
     # Compare: (prompt, method, second method, its K, options...)
-    compare = page._compare_validator(Settings(device="cpu"))
+    compare = run_page.compare_validator(Settings(device="cpu"))
     result = compare(QUERY, "iid", "nope", 99, 0, 0.5, 0.5, SERVER, 0.8, 4)
     assert [i for i, v in enumerate(result) if not v["is_valid"]] == [2, 3]
 
@@ -60,15 +63,15 @@ def test_2_benchmark_load_with_nothing_chosen_is_refused_by_its_validator(tmp_pa
 # -- 1: an estimate before the click, progress inside a long step --------------------------------------
 
 def test_1_estimate_before_the_click_from_defaults_then_from_this_session():
-    first = page.estimate_line("dpp-rerank", 6, 4, {}, "cpu")
+    first = view_page.estimate_line("dpp-rerank", 6, 4, {}, "cpu")
     assert first.startswith("Estimated time for dpp-rerank, K = 6: about 55 s on this CPU")
-    assert "a few seconds" in page.estimate_line("dpp-compose", 6, 4, {}, "cpu")
+    assert "a few seconds" in view_page.estimate_line("dpp-compose", 6, 4, {}, "cpu")
     made = {"method": "dpp-rerank", "k": 4, "config": {"n_candidates": 4}, "timing": {"total_s": 32.0}}
-    timings = page.measured_timings({}, made)  # seconds per candidate
+    timings = view_page.measured_timings({}, made)  # seconds per candidate
     assert timings == {"dpp-rerank": 2.0}
-    assert page.estimate_line("dpp-rerank", 10, 2, timings, "cpu").startswith(
+    assert view_page.estimate_line("dpp-rerank", 10, 2, timings, "cpu").startswith(
         "Estimated time for dpp-rerank, K = 10: about 40 s on this machine (measured in this session")
-    assert page.measured_timings(timings, {"method": "iid", "k": 4}) == timings  # a loaded set measures nothing
+    assert view_page.measured_timings(timings, {"method": "iid", "k": 4}) == timings  # a loaded set measures nothing
 
 
 def _slow_expand(query, k, method, seed, settings=None, config=None):
@@ -80,30 +83,30 @@ def _slow_expand(query, k, method, seed, settings=None, config=None):
 
 
 def test_1_a_long_step_reports_its_elapsed_time_and_the_time_left(monkeypatch):
-    monkeypatch.setattr(page, "expand", _slow_expand)
-    updates = list(page.expand_stream(Settings(device="cpu"), QUERY, 2, "dpp-rerank", *OPTIONS, tick=0.1))
+    monkeypatch.setattr(run_page, "expand", _slow_expand)
+    updates = list(run_page.expand_stream(Settings(device="cpu"), QUERY, 2, "dpp-rerank", *OPTIONS, tick=0.1))
     ticks = [u for u in updates if isinstance(u[1], dict)]  # status-only updates: the rest is gr.skip()
     assert len(ticks) >= 4 and all(u[1:] == (gr.skip(),) * 7 for u in ticks)
     assert "prompt 1 of 2 ·" in ticks[0][0] and "candidates drawn in one batch" in ticks[0][0]
     assert any("prompt 2 of 2" in u[0] and "left" in u[0] for u in ticks)
     assert updates[-1][0].startswith("✅") and updates[-1][7]["prompts"] == [f"{QUERY} 1", f"{QUERY} 2"]
     # Without tick (the plain handler), no extra updates.
-    assert len(list(page.expand_stream(Settings(device="cpu"), QUERY, 2, "dpp-rerank", *OPTIONS))) == 4
+    assert len(list(run_page.expand_stream(Settings(device="cpu"), QUERY, 2, "dpp-rerank", *OPTIONS))) == 4
 
     def failing(*args, **kwargs):
         time.sleep(0.3)
         raise UserFacingError("The policy produced no usable prompt at step 1")
         yield
 
-    monkeypatch.setattr(page, "expand", failing)  # an error in the worker thread is the user's one-line message
+    monkeypatch.setattr(run_page, "expand", failing)  # an error in the worker thread is the user's one-line message
     with pytest.raises(gr.Error, match="no usable prompt"):
-        list(page.expand_stream(Settings(device="cpu"), QUERY, 2, "dpp-rerank", *OPTIONS, tick=0.1))
+        list(run_page.expand_stream(Settings(device="cpu"), QUERY, 2, "dpp-rerank", *OPTIONS, tick=0.1))
 
 
 # -- 8: Compare has its own K and shows both sets ------------------------------------------------------
 
 def test_8_compare_shows_both_sets_with_their_vendi_relevance_and_curves():
-    updates = list(page.compare_stream(Settings(device="cpu"), QUERY, 3, "original", "composer", *OPTIONS))
+    updates = list(run_page.compare_stream(Settings(device="cpu"), QUERY, 3, "original", "composer", *OPTIONS))
     status, figure, sets = updates[-1]
     assert status.startswith("✅ K = 3") and "original: Vendi 1.000" in status and "composer: Vendi" in status
     assert [t.name for t in figure.data] == ["original Δ", "composer Δ"] and len(figure.data[1].x) == 3
@@ -127,7 +130,7 @@ def _upload(tmp_path, content, name="set.json"):
 
 def test_9_the_json_holds_everything_to_rerun_and_loads_back(tmp_path):
     settings = Settings(device="cpu")
-    final = list(page.expand_stream(settings, QUERY, 3, "composer", 5, 0.7, 0.3, SERVER, 0.6, 3))[-1]
+    final = list(run_page.expand_stream(settings, QUERY, 3, "composer", 5, 0.7, 0.3, SERVER, 0.6, 3))[-1]
     saved = json.load(open(final[5]))
     assert saved["config"]["lambda_div"] == 0.7 and saved["config"]["temperature"] == 0.6
     assert saved["config"]["n_candidates"] == 3 and saved["seed"] == 5 and saved["k"] == 3
@@ -136,7 +139,7 @@ def test_9_the_json_holds_everything_to_rerun_and_loads_back(tmp_path):
     header = open(final[6]).readline()
     assert "lambda_div" in header and "temperature" in header and "policy" in header
 
-    restored = page.load_set_upload(settings, _upload(tmp_path, Path(final[5]).read_text()))
+    restored = sets_page.load_set_upload(settings, _upload(tmp_path, Path(final[5]).read_text()))
     status, table, _, heatmap, summary, _, _, prompt_set, *form = restored
     assert status.startswith("↩ Loaded from the file") and heatmap is not None and "Vendi score" in summary
     assert prompt_set["prompts"] == [s["prompt"] for s in saved["steps"]]
@@ -158,13 +161,13 @@ def test_9_the_json_holds_everything_to_rerun_and_loads_back(tmp_path):
      "config may hold only"),
     (json.dumps({"query": "a dog", "method": "iid", "config": {"lambda_div": "nan"}, "steps": [{"prompt": "a"}]}),
      "lambda_div"),
-    (b" " * (page.SET_FILE_MAX_BYTES + 1), "too large"),
+    (b" " * (sets_page.SET_FILE_MAX_BYTES + 1), "too large"),
 ])
 def test_9_a_bad_set_file_is_one_line_and_changes_nothing(tmp_path, content, message):
     path = _upload(tmp_path, content)
-    assert page.upload_problem(Settings(device="cpu"), path)["is_valid"] is False
+    assert sets_page.upload_problem(Settings(device="cpu"), path)["is_valid"] is False
     with pytest.raises(gr.Error, match=message) as caught:
-        page.load_set_upload(Settings(device="cpu"), path)
+        sets_page.load_set_upload(Settings(device="cpu"), path)
     assert "\n" not in caught.value.message
 
 
@@ -173,20 +176,20 @@ def test_9_a_server_path_from_the_client_is_never_read(tmp_path):
     outside.write_text(json.dumps({"query": "a dog", "method": "iid", "steps": [{"prompt": "a dog"}]}))
     for path in (str(outside), "/etc/passwd", None, 7, ""):
         with pytest.raises(gr.Error):
-            page.load_set_upload(Settings(device="cpu"), path)
+            sets_page.load_set_upload(Settings(device="cpu"), path)
 
 
 # -- 4: what the browser keeps across a reload is checked like an upload ------------------------------
 
 def test_4_a_kept_set_and_grid_restore_and_a_forged_one_is_ignored(tmp_path):
     settings = Settings(device="cpu", cache_dir=str(tmp_path / "cache"))
-    kept = page.saved_copy({"query": QUERY, "method": "original", "seed": 0, "k": 2, "config": {"lambda_div": 0.5},
+    kept = sets_page.saved_copy({"query": QUERY, "method": "original", "seed": 0, "k": 2, "config": {"lambda_div": 0.5},
                             "policy": SERVER, "prompts": [QUERY, QUERY], "steps": [{"candidates": ["x"] * 50}] * 2})
     assert "candidates" not in json.dumps(kept)  # small: the request and the prompts only
-    restored = page.restore_saved(settings, kept)
+    restored = sets_page.restore_saved(settings, kept)
     assert restored[0].startswith("↩ Restored after the reload") and restored[7]["prompts"] == [QUERY, QUERY]
-    assert page.restore_saved(settings, None) == (gr.skip(),) * 17
-    assert page.restore_saved(settings, {"query": "q", "method": "iid", "steps": "x"}) == (gr.skip(),) * 17
+    assert sets_page.restore_saved(settings, None) == (gr.skip(),) * 17
+    assert sets_page.restore_saved(settings, {"query": "q", "method": "iid", "steps": "x"}) == (gr.skip(),) * 17
 
     videos = render_page.videos_dir(settings.cache_dir)
     (videos / ("a" * 24 + ".mp4")).write_bytes(b"mp4")

@@ -1,0 +1,172 @@
+"""A set back in the Expand tab: from a downloaded JSON file (Load a set), or from the copy the browser kept
+across a reload. Both are client data, checked strictly and scored again from their prompts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import gradio as gr
+import torch
+
+from dppgrpo_core import checks
+from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.expand import (
+    DEFAULT_METHOD,
+    METHODS,
+    ExpandConfig,
+    check_arguments,
+)
+from dppgrpo_core.sets import PromptSet
+from dppgrpo_core.settings import Settings
+from pages.context import (
+    enabled_policies,
+    handler,
+    refused,
+    settings_for_policy,
+)
+from pages.expand_run import finished_set
+from pages.expand_view import (
+    MAX_K_APP,
+)
+
+SET_FILE_MAX_BYTES = 1_000_000  # a downloaded set of 20 prompts with every candidate is well under this
+
+
+def set_from_json(settings: Settings, data) -> dict:
+    """A set read from a downloaded JSON, checked strictly: {query, method, seed, k, config, policy, prompts}.
+
+    The numbers in the file are not trusted: the set is scored again from its prompts. A policy name this
+    server does not offer becomes None (the server's own). UserFacingError (one line) for anything else.
+
+    >>> set_from_json(Settings(), {"query": "a dog", "method": "iid", "seed": 1, "k": 1,
+    ...               "steps": [{"prompt": "a dog running"}]})["prompts"]
+    ['a dog running']
+    >>> set_from_json(Settings(), {"query": "a dog", "method": "iid", "k": 2, "steps": [{"prompt": "a dog"}]})
+    Traceback (most recent call last):
+    ...
+    dppgrpo_core.errors.UserFacingError: The set file says k = 2 but holds 1 prompts.
+    """
+    if not isinstance(data, dict):
+        raise UserFacingError("A set file holds one JSON object: a set downloaded from the Expand tab.")
+    query = check_arguments(data.get("query"), 1, DEFAULT_METHOD)
+    method = data.get("method")
+    if not isinstance(method, str) or method not in METHODS:
+        raise UserFacingError(f"The set file's method must be one of {', '.join(METHODS)}, got "
+                              f"{checks.shown(method)}.")
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_K_APP:
+        raise UserFacingError(f"The set file must hold 1 to {MAX_K_APP} steps, each with its prompt.")
+    prompts = []
+    for i, step in enumerate(steps, 1):
+        if not isinstance(step, dict):
+            raise UserFacingError(f"Step {i} of the set file is not an object with a prompt.")
+        prompts.append(checks.text(step.get("prompt"), f"The prompt of step {i}", max_chars=2000))
+    k = checks.number(data.get("k", len(prompts)), "The set file's k", 1, MAX_K_APP, whole=True)
+    if k != len(prompts):
+        raise UserFacingError(f"The set file says k = {k} but holds {len(prompts)} prompts.")
+    seed = checks.seed(data.get("seed", 0), "The set file's seed")
+    options = data.get("config") or {}
+    names = {f.name for f in dataclasses.fields(ExpandConfig)}
+    if not isinstance(options, dict) or not set(options) <= names:
+        raise UserFacingError(f"The set file's config may hold only {', '.join(sorted(names))}.")
+    config = ExpandConfig(**options).check()
+    policy = data.get("policy")
+    policy = policy if isinstance(policy, str) and policy in enabled_policies(settings) else None
+    return {"query": query, "method": method, "seed": seed, "k": k, "config": config, "policy": policy,
+            "prompts": prompts}
+
+
+def read_set_file(path) -> object:
+    """The JSON in an uploaded file (gradio's upload folder only; at most SET_FILE_MAX_BYTES); gr.Error otherwise."""
+    from gradio.utils import get_upload_folder
+
+    if not isinstance(path, str) or not path:
+        raise refused("Choose a set file: the JSON downloaded from this tab.")
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(Path(get_upload_folder()).resolve()) or not resolved.is_file():
+        raise refused("Upload the set file through the form.")  # never a server path sent by a client
+    if resolved.stat().st_size > SET_FILE_MAX_BYTES:
+        raise refused(f"The set file is too large (over {SET_FILE_MAX_BYTES // 1000} kB); a set is a few kB.")
+    try:
+        return json.loads(resolved.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise refused(f"The set file is not JSON ({type(exc).__name__}); use a set downloaded from this tab.") \
+            from None
+
+
+def upload_problem(settings: Settings, path):
+    """The upload's validator: a bad set file shows its one-line message and the tab stays as it was."""
+    try:
+        set_from_json(settings, read_set_file(path))
+    except (gr.Error, UserFacingError) as exc:
+        return gr.validate(False, exc.message if isinstance(exc, gr.Error) else str(exc))
+    return gr.validate(True, "")
+
+
+def restored_outputs(settings: Settings, loaded: dict, how: str) -> tuple:
+    """The tab's outputs and form values for a checked set (see `set_from_json`), scored again from its prompts:
+    (status, table, gains, heatmap, summary, json, csv, prompt set, prompt, K, method, seed, λ_div, λ_rel,
+    policy, temperature, candidates)."""
+    from dppgrpo_core.expand import SetScorer
+    from dppgrpo_core.models.embedder import load_embedder
+
+    start = time.perf_counter()
+    config = loaded["config"]
+    policy = loaded["policy"] or next(iter(enabled_policies(settings)))
+    run_settings = settings_for_policy(settings, policy)
+    scorer = SetScorer(loaded["query"], load_embedder(settings=run_settings), config.lambda_div, config.lambda_rel)
+    steps, total, vectors = [], 0.0, []
+    for index, text in enumerate(loaded["prompts"], 1):
+        vector, gains, rels, rewards = scorer.score([text])
+        scorer.add(vector[0])
+        total += float(gains[0])
+        vectors.append(vector[0])
+        steps.append({"index": index, "prompt": text, "gain": float(gains[0]), "relevance": float(rels[0]),
+                      "reward": float(rewards[0]), "log_det": total, "generate_s": 0.0, "score_s": 0.0,
+                      "retries": 0, "flag": None, "candidates": []})
+    k = loaded["k"]
+    note = (f"↩ {how}: {loaded['method']}, {k} prompts (scores recomputed from the prompts; "
+            "Expand makes the set again with the same options).")
+    outputs = finished_set(settings, run_settings, loaded["query"], loaded["method"], loaded["seed"], k, config,
+                           policy, steps, torch.stack(vectors), time.perf_counter() - start, note=note)
+    form = (loaded["query"], k, loaded["method"], loaded["seed"], config.lambda_div, config.lambda_rel, policy,
+            config.temperature, config.n_candidates)
+    return (*outputs, *form)
+
+
+@handler
+def load_set_upload(settings: Settings, path) -> tuple:
+    """The "Load a set" upload: a downloaded JSON set back into the table, plots, form and the session's set."""
+    try:
+        loaded = set_from_json(settings, read_set_file(path))
+        return restored_outputs(settings, loaded, "Loaded from the file")
+    except UserFacingError as exc:
+        raise refused(str(exc)) from None
+
+
+def saved_copy(prompt_set: dict | None):
+    """What the browser keeps of the session's set across a reload: the request and the prompts, no scores."""
+    if not prompt_set or not prompt_set.get("prompts"):
+        return gr.skip()
+    kept = PromptSet.from_json(prompt_set)
+    return dataclasses.replace(kept, steps=[{"prompt": p} for p in kept.prompts], timing=None).to_json()
+
+
+def restore_saved(settings: Settings, saved) -> tuple:
+    """On page load: the set this browser kept (see `saved_copy`), checked like an uploaded file, back in the tab.
+    Nothing kept, or something that does not check: the tab as it was (every output skipped)."""
+    n_outputs = 17
+    if not saved:
+        return (gr.skip(),) * n_outputs
+    try:
+        loaded = set_from_json(settings, saved)
+    except (UserFacingError, TypeError, ValueError):
+        return (gr.skip(),) * n_outputs
+    try:
+        return restored_outputs(settings, loaded, "Restored after the reload")
+    except Exception:  # noqa: BLE001 - a restore that fails (a model gone) must not paint the fresh page red
+        return (gr.skip(),) * n_outputs
