@@ -132,6 +132,11 @@ class AppContext:
         return {"concurrency_id": "models", "concurrency_limit": 1}
 
 
+def kept_or_none(saved):
+    """A browser's kept copy, or None when it kept nothing: the first of the two restore steps (see Expand)."""
+    return saved or None
+
+
 def on_page_load(fn, inputs=None, outputs=None, **kwargs):
     """Run `fn` when a browser opens (or reloads) the page: `load` of the Blocks being built."""
     root = gr.context.Context.root_block

@@ -24,6 +24,7 @@ from pages.context import (
     bind,
     enabled_policies,
     handler,
+    kept_or_none,
     on_page_load,
 )
 from pages.expand_run import compare_stream, compare_validator, expand_stream, validator
@@ -91,10 +92,6 @@ def send_to_render(prompt_set: dict | None):
         gr.Warning("Expand a prompt first: there is no set to render yet.")
         return gr.Tabs()
     return gr.Tabs(selected="render")
-
-
-def kept_or_none(saved):
-    return saved or None
 
 
 def build(ctx: AppContext) -> None:

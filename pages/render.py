@@ -4,49 +4,42 @@ The prompts arrive from the Expand tab (`ctx.prompt_set`) and can be edited; the
 is stored in `ctx.rendered_set` for the Annotate tab. Full-size models need a GPU; the model
 `tiny-random-wan` renders 16x16 noise on CPU in seconds, as a plumbing check. Videos are served
 from the cache folder `<cache_dir>/videos` (a Gradio static path), named by content hash, so a
-grid rendered once is free the next time.
+grid rendered once is free the next time. The grid's view and the browser's kept copy of it are in
+`render_view.py`.
 
-    html, status, rendered = render_grid(settings, "a dog\\na cat", "tiny-random-wan", *[None] * 6, "0", 4,
-                                         "auto", False, False, False, None)
+    html, status, rendered = on_render(settings, False, "a dog\\na cat", "tiny-random-wan", *[None] * 6, "0", 4,
+                                       "auto", False, False, False, None)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import html
 import importlib.util
-import re
-from pathlib import Path
-from urllib.parse import quote
 
 import gradio as gr
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.sets import RenderedSet
+from dppgrpo_core.sets import MAX_PROMPT_CHARS, MAX_PROMPTS, RenderedSet, check_prompts
 from dppgrpo_core.settings import Settings
-from dppgrpo_core.video import (
-    MAX_PROMPT_CHARS,
-    MAX_PROMPTS,
-    RenderSettings,
-    check_prompts,
-    parse_seeds,
-    render_videos,
-    videos_dir,
-)
+from dppgrpo_core.video import RenderSettings, parse_seeds, render_videos, videos_dir
 from dppgrpo_core.video.backends import (
-    CONFIGURED_MODEL,
-    DiffusersBackend,
-    enabled_models,
-    load_backend,
     model_for_client,
 )
-from pages.context import gpu, on_page_load, refused
+from pages.context import AppContext, bind, handler, kept_or_none, on_page_load
 from pages.fields import Number
-
-NUMBER_FIELDS = ("steps", "frames", "guidance", "height", "width", "fps")
-EMPTY_GRID = "<p style='opacity:.6'>Rendered videos appear here.</p>"
+from pages.render_view import (
+    EMPTY_GRID,
+    NUMBER_FIELDS,
+    default_model,
+    grid_html,
+    hardware_note,
+    model_choices,
+    model_defaults,
+    restore_grid,
+    saved_grid_copy,
+)
 
 
 def prompts_from_set(prompt_set: dict | None) -> tuple[str, str]:
@@ -83,142 +76,6 @@ def use_new_set(prompt_set: dict | None):
     return text, note, text, gr.Button(visible=False)
 
 
-def _cpu_only(settings: Settings) -> bool:
-    try:
-        return not settings.check_device().startswith("cuda")
-    except UserFacingError:
-        return True
-
-
-def _full_size(spec: str) -> bool:
-    try:
-        backend = load_backend(spec)
-    except Exception:  # noqa: BLE001 - a bad configured model must not stop the app from starting
-        return False
-    return isinstance(backend, DiffusersBackend) and not backend.tiny
-
-
-def default_model(settings: Settings, allow_cpu: bool = False) -> str:
-    """The model the tab starts with: the server's, unless that is a full-size model and this machine has no
-    CUDA GPU (and no --allow-cpu): then tiny-random-wan, which renders on a CPU in seconds."""
-    configured = next(name for name, spec in enabled_models(settings.video_model).items()
-                      if spec == settings.video_model)
-    if allow_cpu or not _cpu_only(settings) or not _full_size(settings.video_model):
-        return configured
-    return "tiny-random-wan"
-
-
-def hardware_note(settings: Settings, allow_cpu: bool = False) -> str:
-    """One line on what this machine can render, and what the full-size models would need."""
-    if not _cpu_only(settings):
-        return "A CUDA GPU is available: wan2.1 and cogvideox render here (minutes per video)."
-    if allow_cpu:
-        return ("No CUDA GPU here; the server runs with `--allow-cpu`, so wan2.1 and cogvideox may run on the CPU "
-                "(hours per video). tiny-random-wan is the quick plumbing check.")
-    return ("No CUDA GPU here, so the default is **tiny-random-wan**: 16×16 noise in seconds, a plumbing check. "
-            "wan2.1 and cogvideox need a CUDA GPU (Wan2.1-T2V-1.3B needs about 8 GB of GPU memory, per its model "
-            "card); to force them onto this CPU anyway (hours per video), start the app with `--allow-cpu`.")
-
-
-VIDEO_NAME = re.compile(r"[0-9a-f]{24}\.mp4")  # the cache's content-hash names (dppgrpo_core.video)
-
-
-def saved_grid_copy(rendered: dict | None):
-    """What the browser keeps of the session's grid across a reload: prompts, seeds and video file names only."""
-    if not rendered or not rendered.get("videos"):
-        return gr.skip()
-    kept = RenderedSet.from_json(rendered)
-    return dataclasses.replace(kept, videos=[Path(v).name for v in kept.videos], failed=[]).to_json()
-
-
-def grid_from_saved(settings: Settings, saved) -> dict:
-    """A grid kept by the browser (`saved_grid_copy`), checked strictly, as a rendered set whose videos are
-    files of this server's video cache; UserFacingError otherwise (a name that is not a cache file, ...)."""
-    if not isinstance(saved, dict):
-        raise UserFacingError("The kept grid is not an object.")
-    prompts, videos, seeds = saved.get("prompts"), saved.get("videos"), saved.get("seeds") or []
-    if not isinstance(prompts, list) or not isinstance(videos, list) or not isinstance(seeds, list) \
-            or not prompts or len(prompts) != len(videos) or len(seeds) not in (0, len(prompts)):
-        raise UserFacingError("The kept grid does not pair each prompt with one video.")
-    prompts = check_prompts(prompts)
-    folder = videos_dir(settings.cache_dir).resolve()
-    paths = []
-    for name in videos:
-        if not isinstance(name, str) or not VIDEO_NAME.fullmatch(name) or not (folder / name).is_file():
-            raise UserFacingError("A kept video is no longer in the server's video cache.")
-        paths.append(str(folder / name))
-    seeds = [checks.seed(seed) for seed in seeds]
-    model = saved.get("model") if saved.get("model") in enabled_models(settings.video_model) else None
-    query = saved.get("query")
-    query = checks.text(query, "the query", 2000) if query is not None else None
-    method = saved.get("method")
-    method = checks.text(method, "the method", 40) if isinstance(method, str) else "manual"
-    return RenderedSet(prompts, query, method, videos=paths, seeds=seeds, model=model).to_json()
-
-
-def restore_grid(settings: Settings, saved):
-    """On page load: (grid, status, rendered set, prompt box, filled text) from the grid this browser kept;
-    nothing kept or anything that does not check: every output skipped."""
-    skip = (gr.skip(),) * 5
-    if not saved:
-        return skip
-    try:
-        rendered = grid_from_saved(settings, saved)
-    except UserFacingError:
-        return skip
-    results = [_Shown(i, prompt, path) for i, (prompt, path) in enumerate(zip(rendered["prompts"], rendered["videos"]))]
-    text = "\n".join(rendered["prompts"])
-    status = f"↩ Restored after the reload: the last grid of this browser, **{len(results)} videos**."
-    return grid_html(results), status, rendered, text, text
-
-
-@dataclasses.dataclass
-class _Shown:
-    """A video of a restored grid, shaped like a render result for `grid_html`."""
-
-    index: int
-    prompt: str
-    path: str
-    error: str | None = None
-
-
-def model_choices(configured: str) -> list[tuple[str, str]]:
-    """(label, name) pairs for the model dropdown; the server's own model shows by kind, never by its spec."""
-    labels = {CONFIGURED_MODEL: f"configured on the server ({configured.partition(':')[0]})"}
-    return [(labels.get(name, name), name) for name in enabled_models(configured)]
-
-
-def model_defaults(settings: Settings, model: str) -> list:
-    """The chosen model's default steps, frames, guidance, height, width, fps (blank when it has none)."""
-    try:
-        defaults = load_backend(model_for_client(model, settings.video_model)).defaults
-    except UserFacingError as exc:
-        gr.Warning(str(exc))
-        return [gr.skip()] * len(NUMBER_FIELDS)
-    return [defaults.get(name) for name in NUMBER_FIELDS]
-
-
-def video_url(path: str) -> str:
-    # Relative, so it also works when the app is mounted under a sub-path.
-    return "gradio_api/file=" + quote(str(path))
-
-
-def grid_html(results) -> str:
-    """A responsive grid of <video autoplay loop muted> cards, each captioned with its escaped prompt."""
-    cards = []
-    for r in results:
-        caption = f"<figcaption><b>#{r.index + 1}</b> {html.escape(r.prompt)}</figcaption>"
-        if r.path:
-            body = (f'<video src="{html.escape(video_url(r.path))}" autoplay loop muted playsinline controls '
-                    'preload="auto" style="width:100%;border-radius:6px;background:#000"></video>')
-        else:
-            body = (f"<div style='padding:1em;border:1px dashed #c33;border-radius:6px;color:#c33'>"
-                    f"not rendered: {html.escape(r.error or 'unknown error')}</div>")
-        cards.append(f"<figure class='dpp-video' style='margin:0'>{body}{caption}</figure>")
-    return ("<div class='dpp-grid' style='display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));"
-            f"gap:14px'>{''.join(cards)}</div>")
-
-
 def _number(value, name: str, kind=int):
     """A number field of the form: None when blank, else a finite number in RenderSettings.RANGES."""
     if value is None or value == "":
@@ -232,45 +89,61 @@ def _flag(value, name: str) -> bool:
     return False if value is None else checks.boolean(value, name)
 
 
-def render_grid(settings: Settings, prompts_text, model, steps, frames, guidance, height, width, fps, seeds,
-                batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, progress=None, allow_cpu=False):
-    """Render the prompts (one per line) and return (grid html, status markdown, rendered set).
+def form_settings(steps, frames, guidance, height, width, fps, batch_size, dtype, cpu_offload, vae_tiling,
+                  vae_slicing, allow_cpu: bool = False) -> RenderSettings:
+    """The Settings accordion's values as checked RenderSettings (blank = the model's default); UserFacingError
+    for a value out of range, not finite, or not a boolean. `allow_cpu` is the server's flag, never the client's."""
+    render = RenderSettings(
+        steps=_number(steps, "steps"), frames=_number(frames, "frames"),
+        guidance=_number(guidance, "guidance", float), height=_number(height, "height"),
+        width=_number(width, "width"), fps=_number(fps, "fps"), dtype=dtype or "auto",
+        batch_size=_number(batch_size, "batch size") or 1,
+        cpu_offload=_flag(cpu_offload, "CPU offload"), vae_tiling=_flag(vae_tiling, "VAE tiling"),
+        vae_slicing=_flag(vae_slicing, "VAE slicing"), allow_cpu=allow_cpu is True,
+    )
+    render.check()
+    return render
 
-    `allow_cpu` is the server's --allow-cpu (never a client's choice): full-size models may then run on a CPU."""
+
+def prompt_lines(prompts_text) -> list[str]:
+    """The prompt box as a list of prompts (blank lines dropped), checked; UserFacingError otherwise."""
     if prompts_text is not None and not isinstance(prompts_text, str):
-        raise refused("Prompts must be text, one per line.")
+        raise UserFacingError("Prompts must be text, one per line.")
     if len(prompts_text or "") > MAX_PROMPTS * (MAX_PROMPT_CHARS + 1):
-        raise refused(f"The prompts are too long ({len(prompts_text):,} characters).")
+        raise UserFacingError(f"The prompts are too long ({len(prompts_text):,} characters).")
     prompts = [line.strip() for line in (prompts_text or "").splitlines() if line.strip()]
     if not prompts:
-        raise refused("Type prompts, one per line, or expand a prompt in the Expand tab first.")
+        raise UserFacingError("Type prompts, one per line, or expand a prompt in the Expand tab first.")
     if len(prompts) > MAX_PROMPTS:
-        raise refused(f"At most {MAX_PROMPTS} prompts per grid, got {len(prompts)}.")
-    try:
-        prompts = check_prompts(prompts)  # valid Unicode, no control characters, not too long
-        spec = model_for_client(model, settings.video_model)  # a name the server enabled, never a spec
-        if not isinstance(seeds, (str, int, float, type(None))):
-            raise UserFacingError("Seeds must be whole numbers separated by commas.")
-        render = RenderSettings(
-            steps=_number(steps, "steps"), frames=_number(frames, "frames"),
-            guidance=_number(guidance, "guidance", float), height=_number(height, "height"),
-            width=_number(width, "width"), fps=_number(fps, "fps"), dtype=dtype or "auto",
-            batch_size=_number(batch_size, "batch size") or 1,
-            cpu_offload=_flag(cpu_offload, "CPU offload"), vae_tiling=_flag(vae_tiling, "VAE tiling"),
-            vae_slicing=_flag(vae_slicing, "VAE slicing"), allow_cpu=allow_cpu is True,
-        )
-        render.check()
-        seed_values = parse_seeds(seeds, len(prompts))
+        raise UserFacingError(f"At most {MAX_PROMPTS} prompts per grid, got {len(prompts)}.")
+    return check_prompts(prompts)  # valid Unicode, no control characters, not too long
 
-        def report(fraction: float, text: str) -> None:
-            if progress is not None:
-                progress(fraction, desc=text)
 
-        results = render_videos(prompts, seed_values, spec, render, settings.cache_dir,
-                                settings.device, progress=report)
-    except UserFacingError as exc:
-        raise refused(str(exc)) from None
+@handler(uses_gpu=True)
+def on_render(settings: Settings, allow_cpu: bool, prompts_text, model, steps, frames, guidance, height, width, fps,
+              seeds, batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, progress=gr.Progress()):
+    """The Render button, with the form's inputs in order: (grid html, status markdown, rendered set)."""
+    render = form_settings(steps, frames, guidance, height, width, fps, batch_size, dtype, cpu_offload, vae_tiling,
+                           vae_slicing, allow_cpu)
+    return render_grid(settings, prompt_lines(prompts_text), model, seeds, render, prompt_set, progress)
 
+
+def render_grid(settings: Settings, prompts: list[str], model: str, seeds, render: RenderSettings,
+                prompt_set: dict | None = None, progress=None) -> tuple[str, str, dict]:
+    """Render the prompts with the model the client picked (a name the server enabled); (grid html, status,
+    rendered set, see `dppgrpo_core.sets.RenderedSet`). The set keeps the Expand tab's query and method only
+    when the prompts are that set's, unedited."""
+    spec = model_for_client(model, settings.video_model)  # a name the server enabled, never a spec
+    if not isinstance(seeds, (str, int, float, type(None))):
+        raise UserFacingError("Seeds must be whole numbers separated by commas.")
+    seed_values = parse_seeds(seeds, len(prompts))
+
+    def report(fraction: float, text: str) -> None:
+        if progress is not None:
+            progress(fraction, desc=text)
+
+    results = render_videos(prompts, seed_values, spec, render, settings.cache_dir, settings.device,
+                            progress=report)
     done = [r for r in results if r.path]
     failed = [r for r in results if not r.path]
     cached = sum(r.cached for r in results)
@@ -289,7 +162,25 @@ def render_grid(settings: Settings, prompts_text, model, steps, frames, guidance
     return grid_html(results), status, rendered
 
 
-def build(ctx) -> None:
+def show_study_row(ctx, rendered: dict | None, request: gr.Request):
+    """The one-click study row, once a grid has clips, to admins only (with sign-in)."""
+    from pages.annotate import is_admin
+
+    return gr.Row(visible=bool(rendered and rendered.get("videos")) and is_admin(ctx, request))
+
+
+def add_grid(ctx, rendered: dict | None, attention: bool, request: gr.Request) -> str:
+    """The one-click button: the grid as a study item (and its attention check), as the Annotate tab adds it."""
+    from pages.annotate import add_current_set
+
+    return add_current_set(ctx, rendered, None, attention, request)
+
+
+def open_annotate():
+    return gr.Tabs(selected="annotate")
+
+
+def build(ctx: AppContext) -> None:
     settings = ctx.settings
     gr.set_static_paths([videos_dir(settings.cache_dir)])  # serve rendered videos by URL, without copying them
     choices = model_choices(settings.video_model)
@@ -344,12 +235,8 @@ def build(ctx) -> None:
     use_new.click(use_new_set, inputs=ctx.prompt_set, outputs=[prompts_box, source, filled, use_new],
                   api_visibility="private")
 
-    @gpu
-    def on_render(*args, progress=gr.Progress()):
-        return render_grid(settings, *args, progress=progress, allow_cpu=allow_cpu)
-
     event = button.click(
-        on_render,
+        bind(on_render, settings, allow_cpu),
         inputs=[prompts_box, model, *numbers, seeds, batch_size, dtype, cpu_offload, vae_tiling, vae_slicing,
                 ctx.prompt_set],
         outputs=[grid, status, ctx.rendered_set],
@@ -360,33 +247,14 @@ def build(ctx) -> None:
         event.success(saved_grid_copy, ctx.rendered_set, saved_grid, api_visibility="private",
                       show_progress="hidden")
         kept = gr.State(None)  # set on page load only when the browser kept a grid (see the Expand tab)
-        on_page_load(lambda saved: saved or None, saved_grid, kept, api_visibility="private",
-                     show_progress="hidden")
-        def on_restore_grid(saved):
-            return restore_grid(settings, saved)
-
-        restored = kept.change(on_restore_grid, kept,
+        on_page_load(kept_or_none, saved_grid, kept, api_visibility="private", show_progress="hidden")
+        restored = kept.change(bind(restore_grid, settings), kept,
                                [grid, status, ctx.rendered_set, prompts_box, filled], api_visibility="private",
                                show_progress="hidden")
         if study is not None:
-            restored.success(study_row_for(ctx), inputs=ctx.rendered_set, outputs=study, api_visibility="private")
+            restored.success(bind(show_study_row, ctx), inputs=ctx.rendered_set, outputs=study,
+                             api_visibility="private")
     if study is not None:
-        from pages.annotate import add_current_set
-
-        def add_grid(rendered: dict | None, attention: bool, request: gr.Request):
-            return add_current_set(ctx, rendered, None, attention, request)
-
-        event.success(study_row_for(ctx), inputs=ctx.rendered_set, outputs=study, api_visibility="private")
-        study_button.click(add_grid, inputs=[ctx.rendered_set, study_check], outputs=study_status,
-                           api_visibility="private").success(lambda: gr.Tabs(selected="annotate"), outputs=ctx.tabs,
-                                                             api_visibility="private")
-
-
-def study_row_for(ctx):
-    """The handler that shows the one-click study row once a grid has clips (to admins only, with sign-in)."""
-    from pages.annotate import is_admin
-
-    def show(rendered: dict | None, request: gr.Request):
-        return gr.Row(visible=bool(rendered and rendered.get("videos")) and is_admin(ctx, request))
-
-    return show
+        event.success(bind(show_study_row, ctx), inputs=ctx.rendered_set, outputs=study, api_visibility="private")
+        study_button.click(bind(add_grid, ctx), inputs=[ctx.rendered_set, study_check], outputs=study_status,
+                           api_visibility="private").success(open_annotate, outputs=ctx.tabs, api_visibility="private")

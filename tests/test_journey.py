@@ -21,6 +21,7 @@ from pages import expand_run as run_page
 from pages import expand_sets as sets_page
 from pages import expand_view as view_page
 from pages import render as render_page
+from pages import render_view
 from pages.expand_view import GAIN_AXIS_TITLE, gains_figure
 from tests.app_testing import SCREENSHOTS, chromium_page, launch_app
 
@@ -194,12 +195,12 @@ def test_4_a_kept_set_and_grid_restore_and_a_forged_one_is_ignored(tmp_path):
     videos = render_page.videos_dir(settings.cache_dir)
     (videos / ("a" * 24 + ".mp4")).write_bytes(b"mp4")
     good = {"prompts": ["a dog"], "videos": ["a" * 24 + ".mp4"], "seeds": [3], "model": "tiny-random-wan"}
-    grid, status, rendered, text, filled = render_page.restore_grid(settings, good)
+    grid, status, rendered, text, filled = render_view.restore_grid(settings, good)
     assert rendered["videos"] == [str(videos.resolve() / ("a" * 24 + ".mp4"))] and text == filled == "a dog"
     assert "Restored" in status and "<video" in grid
     for forged in ({**good, "videos": ["../../etc/passwd"]}, {**good, "videos": ["b" * 24 + ".mp4"]},
                    {**good, "prompts": ["a", "b"]}, {**good, "seeds": ["x"]}, [], "x"):
-        assert render_page.restore_grid(settings, forged) == (gr.skip(),) * 5
+        assert render_view.restore_grid(settings, forged) == (gr.skip(),) * 5
 
 
 # -- 6: rendering on a CPU-only machine ---------------------------------------------------------------
@@ -207,20 +208,19 @@ def test_4_a_kept_set_and_grid_restore_and_a_forged_one_is_ignored(tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only defaults")
 def test_6_a_cpu_machine_defaults_to_a_model_it_can_run_and_every_suggested_option_exists(tmp_path):
     settings = Settings(device="auto", video_model="wan2.1", cache_dir=str(tmp_path))
-    assert render_page.default_model(settings) == "tiny-random-wan"
-    assert render_page.default_model(settings, allow_cpu=True) == "wan2.1"
-    assert render_page.default_model(Settings(device="cpu", video_model="command:x {prompt} {out}")) == "configured"
-    note = render_page.hardware_note(settings)
+    assert render_view.default_model(settings) == "tiny-random-wan"
+    assert render_view.default_model(settings, allow_cpu=True) == "wan2.1"
+    assert render_view.default_model(Settings(device="cpu", video_model="command:x {prompt} {out}")) == "configured"
+    note = render_view.hardware_note(settings)
     assert "needs a CUDA GPU" not in note and "need a CUDA GPU" in note and "--allow-cpu" in note
     with pytest.raises(gr.Error) as refused:
-        render_page.render_grid(settings, "a dog", "wan2.1", *[None] * 6, "0", 1, "auto", False, False, False, None)
+        render_page.on_render(settings, False, "a dog", "wan2.1", *[None] * 6, "0", 1, "auto", False, False, False, None)
     # The message suggests tiny-random-wan and --allow-cpu: both exist, in the model list and as an app flag.
     assert "tiny-random-wan" in refused.value.message and "--allow-cpu" in refused.value.message
-    assert "tiny-random-wan" in [name for _, name in render_page.model_choices(settings.video_model)]
+    assert "tiny-random-wan" in [name for _, name in render_view.model_choices(settings.video_model)]
     assert parse_args(["--allow-cpu"]).allow_cpu and not parse_args([]).allow_cpu
     with pytest.raises(gr.Error) as allowed:  # allowed on CPU: it gets past the GPU check (then the Hub is closed)
-        render_page.render_grid(settings, "a dog", "wan2.1", *[None] * 6, "0", 1, "auto", False, False, False, None,
-                                allow_cpu=True)
+        render_page.on_render(settings, True, "a dog", "wan2.1", *[None] * 6, "0", 1, "auto", False, False, False, None)
     assert "needs a CUDA GPU" not in allowed.value.message
 
 

@@ -14,13 +14,14 @@ import torch
 from dppgrpo_core.settings import Settings
 from dppgrpo_core.video import read_mp4
 from pages.context import AppContext
-from pages.render import build, model_defaults, prompts_from_set, render_grid
+from pages.render import build, on_render, prompts_from_set
+from pages.render_view import model_defaults
 from tests.app_testing import CHROMIUM, CHROMIUM_ARGS
 
 
 def _render(settings, prompts_text, model="tiny-random-wan", seeds="0", prompt_set=None, **numbers):
     values = [numbers.get(name) for name in ("steps", "frames", "guidance", "height", "width", "fps")]
-    return render_grid(settings, prompts_text, model, *values, seeds, 4, "auto", False, False, False, prompt_set)
+    return on_render(settings, False, prompts_text, model, *values, seeds, 4, "auto", False, False, False, prompt_set)
 
 
 @pytest.fixture
@@ -32,9 +33,9 @@ def test_render_builds_an_autoplaying_grid_with_escaped_captions(settings):
     prompt_set = {"query": "a dog", "method": "dpp-grpo", "prompts": ["a dog <script>x</script>", "a dog & cat"],
                   "steps": []}
     seen = []
-    html, status, rendered = render_grid(settings, "\n".join(prompt_set["prompts"]) + "\n\n", "tiny-random-wan",
-                                         None, 5, None, None, None, None, "1,2", 4, "auto", False, False, False,
-                                         prompt_set, progress=lambda fraction, desc: seen.append(fraction))
+    html, status, rendered = on_render(settings, False, "\n".join(prompt_set["prompts"]) + "\n\n", "tiny-random-wan",
+                                       None, 5, None, None, None, None, "1,2", 4, "auto", False, False, False,
+                                       prompt_set, progress=lambda fraction, desc: seen.append(fraction))
     assert "<script>" not in html and "a dog &lt;script&gt;x&lt;/script&gt;" in html and "a dog &amp; cat" in html
     videos = re.findall(r'<video src="gradio_api/file=([^"]+)" autoplay loop muted', html)
     assert len(videos) == 2
