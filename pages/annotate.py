@@ -33,26 +33,24 @@ from dppgrpo_core.study.store import (
     AnnotationStore,
     check_annotator,
 )
-from pages.annotate_setup import (
-    add_current_set,
-    build_setup,
-    import_manifest_upload,
-    is_admin,
-    open_store,
-)
+from pages.annotate_setup import build_setup
 from pages.annotate_view import (
     BLIND_FOLDER,
     PLAY_PAUSE_JS,
     SYNC_JS,
-    blind_copy,
     clips_html,
     progress_line,
     set_html,
     set_markdown,
 )
-from pages.context import markdown_text, refused
-
-__all__ = ["blind_copy", "build", "add_current_set", "import_manifest_upload", "open_store", "is_admin"]
+from pages.context import (
+    AppContext,
+    bind,
+    handler,
+    markdown_text,
+    open_store,
+    refused,
+)
 
 MODES = [("Rate one set (1-5 scales)", "likert"), ("Compare two sets (pairwise)", "pairwise")]
 DIVERSITY_ANCHORS = {
@@ -154,7 +152,106 @@ def _seconds(current: dict) -> float:
     return time.monotonic() - current["shown_at"]
 
 
-def build(ctx) -> None:
+@handler
+def sign_in(ctx: AppContext, typed: str, chosen_mode: str, request: gr.Request):
+    annotator = _annotator_of(ctx, typed, request)
+    if chosen_mode not in ("likert", "pairwise"):
+        raise refused("Choose a mode: rate one set, or compare two sets.")
+    store = open_store(ctx)
+    return _pair_view(store, annotator) if chosen_mode == "pairwise" else _view(store, annotator)
+
+def _signed(ctx: AppContext, current: dict | None, request: gr.Request, wanted: str) -> str:
+    if not current or not current.get("annotator"):
+        raise refused("Sign in with your annotator id first.")
+    if ctx.auth is not None and request.username != current["annotator"]:
+        raise refused("Signed-in user changed: press Start / resume.")
+    if current.get("mode", "likert") != wanted:
+        raise refused("This session is in the other mode: press Start / resume.")
+    return current["annotator"]
+
+@handler
+def rate(ctx: AppContext, current: dict | None, diversity_score, alignment_score, note: str, request: gr.Request):
+    annotator = _signed(ctx, current, request, "likert")
+    if not current.get("item_id"):
+        raise refused("No item to rate: every item is done.")
+    if diversity_score is None or alignment_score is None:
+        raise refused("Choose a score on both scales before submitting.")
+    store = open_store(ctx)
+    seconds = _seconds(current)
+    try:
+        store.add_rating(annotator, current["item_id"], diversity_score, alignment_score, note or None, seconds)
+    except AnnotationError as exc:
+        if current["item_id"] not in store.rated_item_ids(annotator):
+            raise refused(str(exc)) from None
+        gr.Warning("This item was already rated (another tab?); moving on.")
+    return _view(store, annotator, seconds)
+
+
+@handler
+def cast_vote(ctx: AppContext, current: dict | None, chosen, request: gr.Request):
+    annotator = _signed(ctx, current, request, "pairwise")
+    if not current.get("pair_id"):
+        raise refused("No pair to vote on: every pair is done.")
+    if chosen not in pairwise.CHOICES:
+        raise refused("Choose A, B, tie or both bad before voting.")
+    store = open_store(ctx)
+    seconds = _seconds(current)
+    try:
+        pairwise.add_vote(store, annotator, current["pair_id"], chosen, current["left_side"], seconds)
+    except AnnotationError as exc:
+        if current["pair_id"] not in pairwise.voted_pair_ids(store, annotator):
+            raise refused(str(exc)) from None
+        gr.Warning("This pair already has your vote (another tab?); moving on.")
+    shown = dict(pairwise.pair(store, current["pair_id"]), left_side=current["left_side"])
+    return _pair_view(store, annotator, seconds, pairwise.reveal(shown, chosen))
+
+# Validators refuse before the handler runs: the message shows on the input at fault and the item on
+# screen stays as it was (no red "Error" badges over the clips and scales).
+def start_problems(ctx: AppContext, typed, chosen_mode):
+    message = ""
+    if ctx.auth is None:
+        try:
+            _annotator_of(ctx, typed, None)
+        except gr.Error as exc:
+            message = exc.message
+    return [gr.validate(not message, message),
+            gr.validate(chosen_mode in ("likert", "pairwise"), "Choose a mode: rate one set, or compare two sets.")]
+
+def submit_problems(current, diversity_score, alignment_score, note):
+    started = bool(current and current.get("item_id"))
+    missing = "" if started else ("No item to rate: every item is done." if current and current.get("annotator")
+                                  and current.get("mode", "likert") == "likert"
+                                  else "Press Start / resume first: there is no item on screen.")
+    return [gr.validate(True, ""),
+            gr.validate(started and diversity_score is not None,
+                        missing or "Choose a score on both scales before submitting."),
+            gr.validate(not started or alignment_score is not None,
+                        "Choose a score on both scales before submitting."),
+            gr.validate(True, "")]
+
+def vote_problems(current, chosen):
+    started = bool(current and current.get("pair_id"))
+    done = bool(current and current.get("annotator") and current.get("mode") == "pairwise")
+    return [gr.validate(True, ""),
+            gr.validate(started and chosen is not None,
+                        "Choose A, B, tie or both bad before voting." if started else
+                        "No pair to vote on: every pair is done." if done else
+                        "Press Start / resume first: there is no pair on screen.")]
+
+def set_mode(value):
+    return value if value in ("likert", "pairwise") else "likert"
+
+
+def refresh(ctx: AppContext, current: dict | None):
+    path = Path(ctx.settings.annotations_db).expanduser()
+    try:  # a read: never creates the database (a tab switch must write nothing)
+        store = open_store(ctx) if path.is_file() else None
+        return study_counts_line(store, current)
+    except (gr.Error, UserFacingError, sqlite3.Error):
+        return gr.skip()
+
+
+def build(ctx: AppContext) -> None:
     gr.set_static_paths([BLIND_FOLDER])  # the blind copies, served in place
     state = gr.State(None)  # {"annotator", "mode", "item_id" | "pair_id", "left_side", "shown_at"}: server-side
     gr.Markdown(INSTRUCTIONS)
@@ -194,115 +291,20 @@ def build(ctx) -> None:
     view = [state, progress, panel, prompt, clips, text, diversity, alignment, comment,
             pair_panel, pair_prompt, left, right, choice, reveal, play_pause]
 
-    def sign_in(typed: str, chosen_mode: str, request: gr.Request):
-        annotator = _annotator_of(ctx, typed, request)
-        if chosen_mode not in ("likert", "pairwise"):
-            raise refused("Choose a mode: rate one set, or compare two sets.")
-        try:
-            store = open_store(ctx)
-            return _pair_view(store, annotator) if chosen_mode == "pairwise" else _view(store, annotator)
-        except UserFacingError as exc:
-            raise refused(str(exc)) from None
-
-    def _signed(current: dict | None, request: gr.Request, wanted: str) -> str:
-        if not current or not current.get("annotator"):
-            raise refused("Sign in with your annotator id first.")
-        if ctx.auth is not None and request.username != current["annotator"]:
-            raise refused("Signed-in user changed: press Start / resume.")
-        if current.get("mode", "likert") != wanted:
-            raise refused("This session is in the other mode: press Start / resume.")
-        return current["annotator"]
-
-    def rate(current: dict | None, diversity_score, alignment_score, note: str, request: gr.Request):
-        annotator = _signed(current, request, "likert")
-        if not current.get("item_id"):
-            raise refused("No item to rate: every item is done.")
-        if diversity_score is None or alignment_score is None:
-            raise refused("Choose a score on both scales before submitting.")
-        store = open_store(ctx)
-        seconds = _seconds(current)
-        try:
-            store.add_rating(annotator, current["item_id"], diversity_score, alignment_score, note or None, seconds)
-        except AnnotationError as exc:
-            if current["item_id"] not in store.rated_item_ids(annotator):
-                raise refused(str(exc)) from None
-            gr.Warning("This item was already rated (another tab?); moving on.")
-        return _view(store, annotator, seconds)
-
-    def cast_vote(current: dict | None, chosen, request: gr.Request):
-        annotator = _signed(current, request, "pairwise")
-        if not current.get("pair_id"):
-            raise refused("No pair to vote on: every pair is done.")
-        if chosen not in pairwise.CHOICES:
-            raise refused("Choose A, B, tie or both bad before voting.")
-        store = open_store(ctx)
-        seconds = _seconds(current)
-        try:
-            pairwise.add_vote(store, annotator, current["pair_id"], chosen, current["left_side"], seconds)
-        except AnnotationError as exc:
-            if current["pair_id"] not in pairwise.voted_pair_ids(store, annotator):
-                raise refused(str(exc)) from None
-            gr.Warning("This pair already has your vote (another tab?); moving on.")
-        shown = dict(pairwise.pair(store, current["pair_id"]), left_side=current["left_side"])
-        return _pair_view(store, annotator, seconds, pairwise.reveal(shown, chosen))
-
-    # Validators refuse before the handler runs: the message shows on the input at fault and the item on
-    # screen stays as it was (no red "Error" badges over the clips and scales).
-    def start_problems(typed, chosen_mode):
-        message = ""
-        if ctx.auth is None:
-            try:
-                _annotator_of(ctx, typed, None)
-            except gr.Error as exc:
-                message = exc.message
-        return [gr.validate(not message, message),
-                gr.validate(chosen_mode in ("likert", "pairwise"), "Choose a mode: rate one set, or compare two sets.")]
-
-    def submit_problems(current, diversity_score, alignment_score, note):
-        started = bool(current and current.get("item_id"))
-        missing = "" if started else ("No item to rate: every item is done." if current and current.get("annotator")
-                                      and current.get("mode", "likert") == "likert"
-                                      else "Press Start / resume first: there is no item on screen.")
-        return [gr.validate(True, ""),
-                gr.validate(started and diversity_score is not None,
-                            missing or "Choose a score on both scales before submitting."),
-                gr.validate(not started or alignment_score is not None,
-                            "Choose a score on both scales before submitting."),
-                gr.validate(True, "")]
-
-    def vote_problems(current, chosen):
-        started = bool(current and current.get("pair_id"))
-        done = bool(current and current.get("annotator") and current.get("mode") == "pairwise")
-        return [gr.validate(True, ""),
-                gr.validate(started and chosen is not None,
-                            "Choose A, B, tie or both bad before voting." if started else
-                            "No pair to vote on: every pair is done." if done else
-                            "Press Start / resume first: there is no pair on screen.")]
-
-    def set_mode(value):
-        return value if value in ("likert", "pairwise") else "likert"
-
     mode.change(set_mode, inputs=mode, outputs=chosen, queue=False, api_visibility="private", show_progress="hidden")
-    for event in (start.click(sign_in, inputs=[annotator_box, chosen], outputs=view, api_name="start",
-                              validator=start_problems),
-                  annotator_box.submit(sign_in, inputs=[annotator_box, chosen], outputs=view, api_visibility="private",
-                                       validator=start_problems),
-                  submit.click(rate, inputs=[state, diversity, alignment, comment], outputs=view, api_name="submit",
+    for event in (start.click(bind(sign_in, ctx), inputs=[annotator_box, chosen], outputs=view, api_name="start",
+                              validator=bind(start_problems, ctx)),
+                  annotator_box.submit(bind(sign_in, ctx), inputs=[annotator_box, chosen], outputs=view, api_visibility="private",
+                                       validator=bind(start_problems, ctx)),
+                  submit.click(bind(rate, ctx), inputs=[state, diversity, alignment, comment], outputs=view, api_name="submit",
                                validator=submit_problems),
-                  vote.click(cast_vote, inputs=[state, choice], outputs=view, api_name="vote",
+                  vote.click(bind(cast_vote, ctx), inputs=[state, choice], outputs=view, api_name="vote",
                              validator=vote_problems)):
         event.success(None, js=SYNC_JS)  # clips start together; the page scrolls to the new item
     play_pause.click(None, js=PLAY_PAUSE_JS)
 
-    def refresh(current: dict | None):
-        path = Path(ctx.settings.annotations_db).expanduser()
-        try:  # a read: never creates the database (a tab switch must write nothing)
-            store = open_store(ctx) if path.is_file() else None
-            return study_counts_line(store, current)
-        except (gr.Error, UserFacingError, sqlite3.Error):
-            return gr.skip()
-
     # The status line stays true when items arrive from elsewhere (the Render tab's one-click study item).
-    ctx.tabs.change(refresh, inputs=state, outputs=progress, api_visibility="private", show_progress="hidden")
-    build_setup(ctx, annotator_box, lambda event: event.success(refresh, inputs=state, outputs=progress,
-                                                                 api_visibility="private", show_progress="hidden"))
+    ctx.tabs.change(bind(refresh, ctx), inputs=state, outputs=progress, api_visibility="private", show_progress="hidden")
+    for event in build_setup(ctx, annotator_box):  # an item added or imported: the status line counts it
+        event.success(bind(refresh, ctx), inputs=state, outputs=progress, api_visibility="private",
+                      show_progress="hidden")

@@ -9,14 +9,13 @@ picks a run by name among those listed; it never sends a folder (the server choo
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from eval.report import OUTPUT_FILES, load_report
-from pages.context import refused
+from pages.context import AppContext, bind, refused
 
 ROUND = 3
 
@@ -97,7 +96,13 @@ def validate_choice(cache_dir: str, run):
     return gr.validate(run in list_runs(cache_dir), "Choose a run from the list.")
 
 
-def build(ctx) -> None:
+def refresh_runs(cache_dir: str):
+    """The Refresh list button: the runs now in the benchmark folder."""
+    found = list_runs(cache_dir)
+    return gr.Dropdown(choices=found), "" if found else empty_note(cache_dir)
+
+
+def build(ctx: AppContext) -> None:
     cache_dir = ctx.settings.cache_dir
     runs = list_runs(cache_dir)
     gr.Markdown(
@@ -117,13 +122,8 @@ def build(ctx) -> None:
         report_md = gr.Markdown()
 
     outputs = [report_md, curves, prompt_table, efficiency_table, video_table]
-    load.click(functools.partial(load_benchmark, cache_dir), inputs=folder, outputs=outputs,
-               validator=functools.partial(validate_choice, cache_dir))
+    load.click(bind(load_benchmark, cache_dir), inputs=folder, outputs=outputs,
+               validator=bind(validate_choice, cache_dir))
     # On page load and on every new choice.
-    gr.on(triggers=None, fn=functools.partial(load_if_chosen, cache_dir), inputs=folder, outputs=outputs)
-
-    def refresh_runs():
-        found = list_runs(cache_dir)
-        return gr.Dropdown(choices=found), "" if found else empty_note(cache_dir)
-
-    refresh.click(refresh_runs, outputs=[folder, note])
+    gr.on(triggers=None, fn=bind(load_if_chosen, cache_dir), inputs=folder, outputs=outputs)
+    refresh.click(bind(refresh_runs, cache_dir), outputs=[folder, note])

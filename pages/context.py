@@ -12,7 +12,9 @@ import dataclasses
 import functools
 import html
 import inspect
+import logging
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import gradio as gr
 
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import PACKAGED_POLICY, Settings
+from dppgrpo_core.study.store import AnnotationStore
 
 try:  # On a ZeroGPU Space, `spaces.GPU` attaches a GPU for the call; elsewhere it is a no-op.
     import spaces
@@ -182,3 +185,26 @@ def settings_for_policy(settings: Settings, choice: str | None) -> Settings:
     if not isinstance(choice, str) or choice not in choices:
         raise UserFacingError(f"Unknown policy: choose one of {', '.join(choices)}.")
     return choices[choice]
+
+
+# The study store and who may change it: shared by the Annotate, Render and Results tabs.
+@functools.lru_cache(maxsize=8)
+def _store_at(path: str) -> AnnotationStore:
+    return AnnotationStore(path)
+
+
+def open_store(ctx) -> AnnotationStore:
+    """The study store of the app's settings, opened on first use (building the app writes nothing)."""
+    try:
+        return _store_at(str(Path(ctx.settings.annotations_db).expanduser().resolve()))
+    except (UserFacingError, OSError, sqlite3.Error) as exc:
+        # The path is the server's business: annotators see that it failed, the server log says where.
+        logging.getLogger(__name__).error("cannot open the annotation store %s: %s", ctx.settings.annotations_db, exc)
+        raise refused("Cannot open the study's annotation store; tell the study organiser.") from None
+
+
+def is_admin(ctx, request: gr.Request | None) -> bool:
+    """Without sign-in everyone is; with sign-in, only the users named by --admin."""
+    if ctx.auth is None:
+        return True
+    return bool(request is not None and request.username and request.username in ctx.admins)

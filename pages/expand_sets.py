@@ -141,11 +141,8 @@ def restored_outputs(settings: Settings, loaded: dict, how: str) -> tuple:
 @handler
 def load_set_upload(settings: Settings, path) -> tuple:
     """The "Load a set" upload: a downloaded JSON set back into the table, plots, form and the session's set."""
-    try:
-        loaded = set_from_json(settings, read_set_file(path))
-        return restored_outputs(settings, loaded, "Loaded from the file")
-    except UserFacingError as exc:
-        raise refused(str(exc)) from None
+    loaded = set_from_json(settings, read_set_file(path))
+    return restored_outputs(settings, loaded, "Loaded from the file")
 
 
 def saved_copy(prompt_set: dict | None):

@@ -13,7 +13,6 @@ grid rendered once is free the next time. The grid's view and the browser's kept
 
 from __future__ import annotations
 
-import functools
 import html
 import importlib.util
 
@@ -27,7 +26,14 @@ from dppgrpo_core.video import RenderSettings, parse_seeds, render_videos, video
 from dppgrpo_core.video.backends import (
     model_for_client,
 )
-from pages.context import AppContext, bind, handler, kept_or_none, on_page_load
+from pages.context import (
+    AppContext,
+    bind,
+    handler,
+    is_admin,
+    kept_or_none,
+    on_page_load,
+)
 from pages.fields import Number
 from pages.render_view import (
     EMPTY_GRID,
@@ -164,14 +170,12 @@ def render_grid(settings: Settings, prompts: list[str], model: str, seeds, rende
 
 def show_study_row(ctx, rendered: dict | None, request: gr.Request):
     """The one-click study row, once a grid has clips, to admins only (with sign-in)."""
-    from pages.annotate import is_admin
-
     return gr.Row(visible=bool(rendered and rendered.get("videos")) and is_admin(ctx, request))
 
 
 def add_grid(ctx, rendered: dict | None, attention: bool, request: gr.Request) -> str:
     """The one-click button: the grid as a study item (and its attention check), as the Annotate tab adds it."""
-    from pages.annotate import add_current_set
+    from pages.annotate_setup import add_current_set
 
     return add_current_set(ctx, rendered, None, attention, request)
 
@@ -229,7 +233,7 @@ def build(ctx: AppContext) -> None:
         study_status = gr.Markdown(elem_id="render-study-status")
 
     numbers = [steps, frames, guidance, height, width, fps]
-    model.change(functools.partial(model_defaults, settings), inputs=model, outputs=numbers)
+    model.change(bind(model_defaults, settings), inputs=model, outputs=numbers)
     ctx.prompt_set.change(prompts_on_new_set, inputs=[ctx.prompt_set, prompts_box, filled],
                           outputs=[prompts_box, source, filled, use_new], api_visibility="private")
     use_new.click(use_new_set, inputs=ctx.prompt_set, outputs=[prompts_box, source, filled, use_new],

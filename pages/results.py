@@ -31,8 +31,15 @@ import pandas as pd
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study import export_ratings, pairwise, votes_path, write_table
 from dppgrpo_core.study import results as study_results
-from pages.annotate import is_admin, open_store
-from pages.context import markdown_text, refused
+from pages.context import (
+    AppContext,
+    bind,
+    handler,
+    is_admin,
+    markdown_text,
+    open_store,
+    refused,
+)
 
 EXPORTS_ROOT = Path(tempfile.gettempdir()) / "dppgrpo-ratings"
 EXPORT_TTL_S = 3600  # a session's export lives this long after its last click (API clients never "close")
@@ -126,7 +133,39 @@ def pairwise_markdown(votes: pd.DataFrame, n_pairs: int) -> str:
             f"**{votes['annotator'].nunique()}** annotators. Position: {left}.")
 
 
-def build(ctx) -> None:
+@handler
+def load_results(ctx: AppContext, previous: str | None, request: gr.Request):
+    """The Load results button (admins only with sign-in): the tables, the plot and fresh downloads."""
+    if not is_admin(ctx, request):
+        raise refused("Only study admins can read the results.")
+    store = open_store(ctx)
+    ratings, votes = store.ratings(), pairwise.votes(store)
+    ranking = pairwise_table(votes)
+    folder = None
+    try:
+        folder = export_folder(previous)
+        files = [str(export_ratings(store, folder / name)) for name in ("ratings.csv", "ratings.jsonl")]
+        extra = [str(votes_path(folder / name)) for name in ("ratings.csv", "ratings.jsonl")] if len(votes) else []
+        if len(votes):
+            extra.append(str(write_table(ranking, folder / "pairwise_ranking.csv")))
+    except (UserFacingError, OSError) as exc:
+        _remove(str(folder) if folder else None)
+        raise refused(f"Could not write the downloads: {exc}") from None
+    fails = study_results.attention_failures(ratings)
+    where = f"Store: {markdown_text(str(ctx.settings.annotations_db))}.  \n"
+    answer_times = study_results.answer_times(ratings, votes)
+    return (where + overview_markdown(ratings, len(store.item_ids())),
+            *_shown(summary_table(ratings), "No ratings yet: method means appear once annotators rate items."),
+            gr.Plot(value=study_results.distribution_figure(ratings), visible=True) if len(ratings)
+            else gr.Plot(value=None, visible=False),
+            *_shown(fails, "No attention check rated yet."),
+            pairwise_markdown(votes, len(pairwise.pair_ids(store))),
+            _shown(ranking, "")[1],
+            *_shown(answer_times, "No answers yet."),
+            *files, gr.File(value=extra or None, visible=bool(extra)), str(folder))
+
+
+def build(ctx: AppContext) -> None:
     gate = ("Results are visible to study admins only." if ctx.auth is not None else
             "Anyone can read results while the app runs without sign-in (`--auth` and `--admin` restrict them).")
     gr.Markdown(f"Results of the human study. {gate}")  # the store's path is for admins (shown on load)
@@ -155,37 +194,8 @@ def build(ctx) -> None:
         pair_files = gr.File(label="pairwise: votes (with presentation order) and rankings", interactive=False,
                              file_count="multiple", visible=False)
 
-    def load_results(previous: str | None, request: gr.Request):
-        if not is_admin(ctx, request):
-            raise refused("Only study admins can read the results.")
-        store = open_store(ctx)
-        ratings, votes = store.ratings(), pairwise.votes(store)
-        ranking = pairwise_table(votes)
-        folder = None
-        try:
-            folder = export_folder(previous)
-            files = [str(export_ratings(store, folder / name)) for name in ("ratings.csv", "ratings.jsonl")]
-            extra = [str(votes_path(folder / name)) for name in ("ratings.csv", "ratings.jsonl")] if len(votes) else []
-            if len(votes):
-                extra.append(str(write_table(ranking, folder / "pairwise_ranking.csv")))
-        except (UserFacingError, OSError) as exc:
-            _remove(str(folder) if folder else None)
-            raise refused(f"Could not write the downloads: {exc}") from None
-        fails = study_results.attention_failures(ratings)
-        where = f"Store: {markdown_text(str(ctx.settings.annotations_db))}.  \n"
-        answer_times = study_results.answer_times(ratings, votes)
-        return (where + overview_markdown(ratings, len(store.item_ids())),
-                *_shown(summary_table(ratings), "No ratings yet: method means appear once annotators rate items."),
-                gr.Plot(value=study_results.distribution_figure(ratings), visible=True) if len(ratings)
-                else gr.Plot(value=None, visible=False),
-                *_shown(fails, "No attention check rated yet."),
-                pairwise_markdown(votes, len(pairwise.pair_ids(store))),
-                _shown(ranking, "")[1],
-                *_shown(answer_times, "No answers yet."),
-                *files, gr.File(value=extra or None, visible=bool(extra)), str(folder))
-
     # "undocumented": not advertised in the API page; callable by an admin's script, refused to others.
-    load.click(load_results, inputs=exported,
+    load.click(bind(load_results, ctx), inputs=exported,
                outputs=[overview, summary_note, summary, figure, failures_note, failures, pair_overview, pair_table,
                         times_note, times, csv_file, jsonl_file, pair_files, exported],
                api_name="results", api_visibility="undocumented")

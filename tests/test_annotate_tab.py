@@ -185,7 +185,7 @@ def test_browser_completes_one_item_with_videos(tmp_path):
 def test_add_current_set_and_import_upload(tmp_path, monkeypatch):
     import gradio as gr
 
-    from pages.annotate import add_current_set, import_manifest_upload
+    from pages.annotate_setup import add_current_set, import_manifest_upload
 
     open_ctx = SimpleNamespace(settings=Settings(annotations_db=str(tmp_path / "a.db")), auth=None, admins=set())
     expanded = {"query": "a fox", "method": "dpp-grpo", "prompts": ["fox in snow", "fox at dusk"], "steps": []}
@@ -224,7 +224,7 @@ def test_add_current_set_and_import_upload(tmp_path, monkeypatch):
 def test_upload_refuses_a_manifest_naming_a_server_file(tmp_path, clip, message):
     import gradio as gr
 
-    from pages.annotate import import_manifest_upload
+    from pages.annotate_setup import import_manifest_upload
 
     (tmp_path / "secret.mp4").write_bytes(b"a server file")
     media = tmp_path / "media"
@@ -323,7 +323,8 @@ def test_export_folders_are_replaced_and_pruned(tmp_path, monkeypatch):
 
 # ----- issue 16, item 3: the Annotate status line counts what was added elsewhere -----
 def test_status_line_counts_items_added_after_the_tab_was_opened(tmp_path):
-    from pages.annotate import add_current_set, study_counts_line
+    from pages.annotate import study_counts_line
+    from pages.annotate_setup import add_current_set
 
     assert "no items yet" in study_counts_line(None, None)
     ctx = SimpleNamespace(settings=Settings(annotations_db=str(tmp_path / "a.db")), auth=None, admins=set())

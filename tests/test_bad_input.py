@@ -282,7 +282,7 @@ def test_a_malformed_manifest_is_refused_by_the_command_and_the_upload(app, bad_
     import gradio as gr
 
     from dppgrpo_core.study.command import main as study
-    from pages.annotate import import_manifest_upload
+    from pages.annotate_setup import import_manifest_upload
 
     root, paths = bad_files
     manifest = paths[f"manifest {case}"]
@@ -500,7 +500,7 @@ def test_real_processes_print_one_line_for_argv_that_is_not_utf8(argv, tmp_path)
 
 
 def test_the_app_answers_valid_requests_after_all_of_that(app):
-    kind, defaults = call(app, "/partial", ["tiny-random-wan"])
+    kind, defaults = call(app, "/model_defaults", ["tiny-random-wan"])
     assert kind == "complete" and defaults == [2, 9, 6.0, 16, 16, 8]
     kind, view = call(app, "/start", ["probe"])
     assert kind == "complete" and "Signed in as **probe**" in view[1]

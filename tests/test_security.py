@@ -108,8 +108,8 @@ def test_a_client_cannot_read_a_benchmark_folder_outside_the_listed_runs(run, op
     client = Client(url, verbose=False)
     # Refused before the queue by the Load button's validator (its input check); the reason is in the answer.
     with pytest.raises(Exception, match="No benchmark run|not in the list of choices|400 Bad Request"):
-        client.predict(run, api_name="/partial_1")
-    answer = _join(client, url, "partial_1", [run])
+        client.predict(run, api_name="/load_benchmark")
+    answer = _join(client, url, "load_benchmark", [run])
     assert answer.status_code in (400, 422) and re.search("No benchmark run|not in the list of choices|Choose a run",
                                                           answer.text)
 
