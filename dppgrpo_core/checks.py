@@ -27,7 +27,7 @@ import math
 import numbers
 import re
 
-from .errors import UserFacingError
+from dppgrpo_core.errors import UserFacingError
 
 SEED_MAX = 2**63 - 1  # seeds are signed 64-bit everywhere (torch generators, the expansion's seeds)
 _SURROGATE = re.compile("[\ud800-\udfff]")

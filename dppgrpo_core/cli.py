@@ -21,8 +21,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import checks
-from .errors import UserFacingError
+from dppgrpo_core import checks
+from dppgrpo_core.errors import UserFacingError
 
 MESSAGE_CHARS = 600  # a message longer than this is cut: one line must stay readable
 

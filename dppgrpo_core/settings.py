@@ -80,39 +80,48 @@ class Settings:
         return self.check_device()
 
     def check_device(self) -> str:
-        """The device setting, resolved and checked once for every loader; a UserFacingError names the setting.
+        """The device setting, resolved and checked once for every loader (`resolve_device`).
 
         >>> Settings(device="cpu").check_device()
         'cpu'
-        >>> Settings(device="bogus").check_device()
-        Traceback (most recent call last):
-        ...
-        dppgrpo_core.errors.UserFacingError: device 'bogus' is not a device: use auto, cpu, cuda, cuda:N or mps (--device / DPPGRPO_DEVICE).
         """
-        import torch
-
-        from .checks import shown
-        from .errors import UserFacingError
-
-        if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError):
-            device = None
-        if device is None or device.type not in ("cpu", "cuda", "mps"):
-            raise UserFacingError(f"device {shown(self.device)} is not a device: use auto, cpu, cuda, cuda:N or mps "
-                                  "(--device / DPPGRPO_DEVICE).")
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise UserFacingError(f"device {self.device!r}: no CUDA GPU is visible here; use --device cpu or auto.")
-        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-            raise UserFacingError(f"device {self.device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s).")
-        if device.type == "mps" and not torch.backends.mps.is_available():
-            raise UserFacingError(f"device {self.device!r}: Apple's MPS is not available here; use --device cpu or auto.")
-        return self.device
+        return resolve_device(self.device)
 
     @property
     def cache_path(self) -> Path:
         path = Path(self.cache_dir).expanduser()
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def resolve_device(device_name: str) -> str:
+    """A device setting resolved ("auto": CUDA when visible, else the CPU) and checked; UserFacingError names it.
+
+    >>> resolve_device("cpu")
+    'cpu'
+    >>> resolve_device("bogus")
+    Traceback (most recent call last):
+    ...
+    dppgrpo_core.errors.UserFacingError: device 'bogus' is not a device: use auto, cpu, cuda, cuda:N or mps (--device / DPPGRPO_DEVICE).
+    """
+    import torch
+
+    from dppgrpo_core.checks import shown
+    from dppgrpo_core.errors import UserFacingError
+
+    if device_name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(device_name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise UserFacingError(f"device {shown(device_name)} is not a device: use auto, cpu, cuda, cuda:N or mps "
+                              "(--device / DPPGRPO_DEVICE).")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserFacingError(f"device {device_name!r}: no CUDA GPU is visible here; use --device cpu or auto.")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UserFacingError(f"device {device_name!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s).")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserFacingError(f"device {device_name!r}: Apple's MPS is not available here; use --device cpu or auto.")
+    return device_name

@@ -58,7 +58,7 @@ def text_features(texts: list[str], settings: Settings | None = None, embedder=N
     """Sentence embeddings of `texts` (L2-normalised rows) from the settings' embedder."""
     from dppgrpo_core.models.embedder import embed, load_embedder
 
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     embedder = embedder or load_embedder(settings=settings)
     return Features(embed(list(texts), embedder).numpy(), settings.embedder)
 
@@ -237,7 +237,7 @@ def _cached_encoder(spec: str, device: str) -> ImageEncoder:
 
 def load_image_encoder(spec: str | None = None, device: str | None = None, settings: Settings | None = None) -> ImageEncoder:
     """The image encoder named by `spec` (default: the settings' `image_encoder`), loaded once per process."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     return _cached_encoder(spec or settings.image_encoder, device or settings.resolved_device())
 
 

@@ -227,7 +227,7 @@ JOINED_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0d
 
 
 def judge_folder(settings: Settings | None = None) -> Path:
-    return (settings or Settings.from_env()).cache_path / "judges" / JUDGE_NAME
+    return (settings or Settings()).cache_path / "judges" / JUDGE_NAME
 
 
 def _ready(folder: Path) -> bool:

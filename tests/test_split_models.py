@@ -200,11 +200,11 @@ def test_policy_loader_routes_every_packaged_name(tmp_path, monkeypatch):
     monkeypatch.setattr(packaged, "split_policy_folder", lambda name, cache: seen.append(name) or tmp_path / name)
     settings = Settings(cache_dir=str(tmp_path))
     for name in (PACKAGED_QWEN_05B, PACKAGED_QWEN_15B):
-        assert resolve_policy_path(name, settings) == str(tmp_path / name)
+        assert resolve_policy_path(name, settings.cache_dir) == str(tmp_path / name)
     assert seen == [PACKAGED_QWEN_05B, PACKAGED_QWEN_15B]
     with pytest.raises(ModelUnavailable, match="Unknown packaged policy"):
-        resolve_policy_path("packaged:Nope", settings)
-    assert resolve_policy_path("Qwen/Qwen2-7B-Instruct", settings) == "Qwen/Qwen2-7B-Instruct"
+        resolve_policy_path("packaged:Nope", settings.cache_dir)
+    assert resolve_policy_path("Qwen/Qwen2-7B-Instruct", settings.cache_dir) == "Qwen/Qwen2-7B-Instruct"
 
 
 def test_a_missing_split_policy_fails_in_one_line_through_the_loader(tmp_path):

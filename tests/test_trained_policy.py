@@ -32,8 +32,8 @@ def test_the_trained_name_resolves_to_the_packaged_base_folder(tmp_path, monkeyp
 
     monkeypatch.setattr(packaged, "policy_folder", lambda cache: tmp_path / "smollm2")
     settings = Settings(cache_dir=str(tmp_path))
-    assert resolve_policy_path(PACKAGED_TRAINED_POLICY, settings) == str(tmp_path / "smollm2")
-    assert resolve_policy_path(PACKAGED_POLICY, settings) == str(tmp_path / "smollm2")
+    assert resolve_policy_path(PACKAGED_TRAINED_POLICY, settings.cache_dir) == str(tmp_path / "smollm2")
+    assert resolve_policy_path(PACKAGED_POLICY, settings.cache_dir) == str(tmp_path / "smollm2")
 
 
 def test_a_missing_adapter_file_is_one_line_before_any_model_loads(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ def policy_path(name: str | None) -> str:
     """A local folder or Hub id for `model_name_or_path` (packaged names resolve into the cache)."""
     if not name:
         raise UserFacingError("set model_name_or_path (in the YAML or --model_name_or_path)")
-    return resolve_policy_path(name, Settings.from_env())
+    return resolve_policy_path(name, Settings.from_env().cache_dir)  # the trainer's own environment
 
 
 def load_tokenizer(path: str):

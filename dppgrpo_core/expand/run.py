@@ -62,7 +62,7 @@ def expand(
         config = dataclasses.replace(config or ExpandConfig(), **options).check()
     except TypeError as exc:  # an unknown keyword
         raise UserFacingError(f"Unknown expansion option: {exc}.") from None
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     embedder = embedder or load_embedder(settings=settings)
     run = ExpandRun(
         query=query, k=k, seed=seed,
@@ -97,7 +97,7 @@ def run_expansion(query: str, k: int, method: str = DEFAULT_METHOD, seed: int = 
         config = dataclasses.replace(config or ExpandConfig(), **options).check()
     except TypeError as exc:
         raise UserFacingError(f"Unknown expansion option: {exc}.") from None
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     for record in expand(query, k, method, seed, config=config, settings=settings, **kwargs):
         steps.append(record.to_dict())
         first_s = first_s if first_s is not None else time.perf_counter() - start

@@ -41,7 +41,7 @@ def packaged_path():
 
 def load_embedder(name: str | None = None, device: str | None = None, settings: Settings | None = None):
     """Load (once per process) the sentence-transformers model named by `name` or the settings."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     return _load(name or settings.embedder, device or settings.resolved_device())
 
 

@@ -75,16 +75,16 @@ class Policy:
         return [clean_prompt(t) for t in self.generate_raw(messages_batch, **kwargs)]
 
 
-def resolve_policy_path(name: str, settings: Settings) -> str:
+def resolve_policy_path(name: str, cache_dir: str | Path) -> str:
     """A folder or Hub id for `from_pretrained`: packaged names become their converted folder in the cache."""
     if name in (PACKAGED_POLICY, PACKAGED_TRAINED_POLICY):  # the trained one: same base, adapter added by `_load`
         from dppgrpo_core.models.packaged import policy_folder
 
-        return str(policy_folder(settings.cache_path))
+        return str(policy_folder(cache_dir))
     if name in PACKAGED_POLICIES:  # opt-in split GGUF policies, fetched by `make models`
         from dppgrpo_core.models.packaged import split_policy_folder
 
-        return str(split_policy_folder(name, settings.cache_path))
+        return str(split_policy_folder(name, cache_dir))
     if name.startswith("packaged:"):
         raise ModelUnavailable(f"Unknown packaged policy {name!r}: choose one of {', '.join(PACKAGED_POLICIES)}, "
                                "or give a Hub id or local folder.")
@@ -114,8 +114,7 @@ def _load(name: str, adapter: str | None, device: str, cache_dir: str) -> Policy
     if name == PACKAGED_TRAINED_POLICY and not adapter:  # checked before the base model loads
         adapter = trained_adapter_folder()
 
-    settings = Settings(policy=name, cache_dir=cache_dir)
-    path = resolve_policy_path(name, settings)
+    path = resolve_policy_path(name, cache_dir)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
@@ -147,6 +146,6 @@ def _load(name: str, adapter: str | None, device: str, cache_dir: str) -> Policy
 
 def load_policy(name: str | None = None, adapter: str | None = None, settings: Settings | None = None) -> Policy:
     """Load (once per process) the policy named by `name` or the settings, optionally with a LoRA adapter."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     return _load(name or settings.policy, adapter if adapter is not None else settings.adapter,
                  settings.resolved_device(), str(settings.cache_dir))

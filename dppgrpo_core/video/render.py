@@ -32,7 +32,7 @@ from typing import Callable
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.settings import Settings
+from dppgrpo_core.settings import Settings, resolve_device
 from dppgrpo_core.video.backends import load_backend
 from dppgrpo_core.video.options import (
     RenderSettings,
@@ -103,9 +103,9 @@ def render_videos(
     settings = settings or RenderSettings()
     settings.check()
     backend = backend or load_backend(model)
-    device = Settings(device=device).resolved_device()
+    device = resolve_device(device)
     settings = backend.resolve(settings, device)
-    folder = videos_dir(cache_dir if cache_dir is not None else Settings.from_env().cache_dir)
+    folder = videos_dir(cache_dir if cache_dir is not None else Settings().cache_dir)
 
     results: dict[int, VideoResult] = {}
     pending: list[VideoJob] = []
