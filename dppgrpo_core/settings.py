@@ -21,7 +21,7 @@ from pathlib import Path
 # Names that resolve to models shipped inside PyPI wheels, so the defaults run offline.
 PACKAGED_EMBEDDER = "packaged:all-MiniLM-L6-v2"
 PACKAGED_POLICY = "packaged:SmolLM2-135M-Instruct"
-# Opt-in stronger instruct policies, joined from split GGUF wheels by `make models` (dppgrpo_core/models/packaged.py).
+# Opt-in stronger instruct policies, joined from split GGUF wheels by `make models` (dppgrpo_core/models/split.py).
 PACKAGED_QWEN_05B = "packaged:Qwen2.5-Coder-0.5B-Instruct"
 PACKAGED_QWEN_15B = "packaged:Qwen2.5-Coder-1.5B-Instruct"
 PACKAGED_POLICIES = (PACKAGED_POLICY, PACKAGED_QWEN_05B, PACKAGED_QWEN_15B)

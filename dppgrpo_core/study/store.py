@@ -30,65 +30,13 @@ import pandas as pd
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.study.schema import PAIR_TABLES, SCHEMA_VERSION, TABLES, UPGRADES
 
-SCHEMA_VERSION = 2  # 1: Likert items and ratings; 2: + pairs and votes (pairwise mode), upgraded in place
 SCORE_MIN, SCORE_MAX = 1, 5
 MAX_CLIPS = 16  # clips in one item: the Annotate tab's video slots; import refuses larger items
 MAX_TEXT = 2000  # characters of a prompt or a comment (the Expand tab's prompt limit)
 MAX_NAME = 100  # characters of an item id, a method or an annotator id
 log = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS items (
-    item_id TEXT PRIMARY KEY,
-    prompt TEXT NOT NULL,
-    method TEXT NOT NULL,                 -- never shown to annotators
-    videos TEXT,                          -- JSON list of paths, or NULL for a text item
-    prompts TEXT,                         -- JSON list of prompts (shown when there are no videos)
-    attention_check INTEGER NOT NULL DEFAULT 0,
-    added_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS annotators (
-    annotator TEXT PRIMARY KEY,
-    seed INTEGER NOT NULL,                -- item and clip order of this annotator (logged, reproducible)
-    started_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ratings (
-    rating_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    annotator TEXT NOT NULL,
-    item_id TEXT NOT NULL REFERENCES items(item_id),
-    diversity INTEGER NOT NULL CHECK (diversity BETWEEN 1 AND 5),
-    alignment INTEGER NOT NULL CHECK (alignment BETWEEN 1 AND 5),
-    comment TEXT,
-    seconds REAL,
-    rated_at REAL NOT NULL,
-    UNIQUE (annotator, item_id)
-);
-"""
-# Schema 2: pairwise mode. Each pair shows two methods' sets for one prompt; a vote records which side was
-# on the annotator's left (seeded per annotator) and what they chose, once per annotator per pair.
-_PAIR_SCHEMA = """
-CREATE TABLE IF NOT EXISTS pairs (
-    pair_id TEXT PRIMARY KEY,
-    prompt TEXT NOT NULL,
-    a_method TEXT NOT NULL, a_videos TEXT, a_prompts TEXT,
-    b_method TEXT NOT NULL, b_videos TEXT, b_prompts TEXT,
-    added_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS votes (
-    vote_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    annotator TEXT NOT NULL,
-    pair_id TEXT NOT NULL REFERENCES pairs(pair_id),
-    left_side TEXT NOT NULL CHECK (left_side IN ('a', 'b')),
-    choice TEXT NOT NULL CHECK (choice IN ('left', 'right', 'tie', 'both_bad')),
-    seconds REAL,
-    voted_at REAL NOT NULL,
-    UNIQUE (annotator, pair_id)
-);
-"""
-UPGRADES = {1: _PAIR_SCHEMA}  # from schema N to N + 1: idempotent DDL, run in one write transaction on open
-
 
 def iso_time(seconds: float | None) -> str | None:
     """A Unix time as ISO 8601 with its zone (UTC), as exports write it.
@@ -182,7 +130,7 @@ class AnnotationStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with self._connect() as conn:
                     conn.execute("PRAGMA journal_mode=WAL")  # persistent in the file: readers never block the writer
-                    conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} {_PAIR_SCHEMA} INSERT OR IGNORE INTO meta "
+                    conn.executescript(f"BEGIN IMMEDIATE; {TABLES} {PAIR_TABLES} INSERT OR IGNORE INTO meta "
                                        f"VALUES ('schema_version', '{SCHEMA_VERSION}'); COMMIT;")
             with self._connect() as conn:
                 row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()

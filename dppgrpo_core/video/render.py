@@ -108,15 +108,26 @@ def render_videos(
     folder = videos_dir(cache_dir if cache_dir is not None else Settings().cache_dir)
 
     results: dict[int, VideoResult] = {}
-    pending: list[VideoJob] = []
 
     def finish(result: VideoResult) -> None:
         results[result.index] = result
         if on_result is not None:
             on_result(result)
 
+    pending = _cached_or_pending(prompts, seeds, backend.cache_id, settings, folder, finish)
+    if pending:
+        backend.prepare(settings, device)  # loads the model only when something must be rendered
+        _render_batches(backend, pending, settings, len(prompts), finish, progress)
+    if pending and progress is not None:
+        progress(1.0, f"{len(prompts)} videos")
+    return [results[i] for i in range(len(prompts))]
+
+
+def _cached_or_pending(prompts, seeds, cache_id: str, settings: RenderSettings, folder: Path, finish) -> list[VideoJob]:
+    """Finish each empty prompt (an error) and each video already in the cache; the others, as jobs to render."""
+    pending = []
     for index, (prompt, seed) in enumerate(zip(prompts, seeds)):
-        key = video_key(backend.cache_id, prompt, seed, settings)
+        key = video_key(cache_id, prompt, seed, settings)
         path = folder / f"{key}.mp4"
         if not prompt.strip():
             finish(VideoResult(index, prompt, seed, None, error="empty prompt"))
@@ -125,18 +136,19 @@ def render_videos(
         else:
             tmp = folder / f".{key}.{os.getpid()}.tmp.mp4"  # ends in .mp4: ffmpeg picks the container by name
             pending.append(VideoJob(index, prompt, seed, path, tmp))
-    if not pending:
-        return [results[i] for i in range(len(prompts))]
+    return pending
 
-    backend.prepare(settings, device)  # loads the model only when something must be rendered
-    total = len(prompts)
+
+def _render_batches(backend, pending: list[VideoJob], settings: RenderSettings, total: int, finish, progress) -> None:
+    """Render the jobs in batches; an out-of-memory batch is halved and retried, any other failed batch is
+    retried one prompt at a time, and a single prompt that still fails is finished with its error."""
+    done = total - len(pending)
     batch_size = min(settings.batch_size, backend.max_batch_size)
     queue = [pending[i:i + batch_size] for i in range(0, len(pending), batch_size)]
     while queue:
         batch = queue.pop(0)
-        done_before = len(results)
 
-        def on_step(step: int, steps: int, _batch=batch, _done=done_before) -> None:
+        def on_step(step: int, steps: int, _batch=batch, _done=done) -> None:
             if progress is not None:
                 progress((_done + len(_batch) * step / max(steps, 1)) / total,
                          f"videos {_done + 1}-{_done + len(_batch)} of {total}: step {step}/{steps}")
@@ -147,19 +159,17 @@ def render_videos(
         except Exception as exc:  # noqa: BLE001 - any failure is retried smaller, then reported per video
             for job in batch:
                 job.tmp.unlink(missing_ok=True)
-            if len(batch) > 1:
-                if _is_out_of_memory(exc):
-                    _free_cuda_memory()
-                    batch_size = max(1, len(batch) // 2)
-                else:  # one prompt may be the culprit: retry one by one
-                    batch_size = 1
-                queue[:0] = [batch[i:i + batch_size] for i in range(0, len(batch), batch_size)]
-                continue
             if _is_out_of_memory(exc):
                 _free_cuda_memory()
+            if len(batch) > 1:
+                # Out of memory: half the batch; anything else: one prompt may be the culprit, so one by one.
+                batch_size = max(1, len(batch) // 2) if _is_out_of_memory(exc) else 1
+                queue[:0] = [batch[i:i + batch_size] for i in range(0, len(batch), batch_size)]
+                continue
             job = batch[0]
             finish(VideoResult(job.index, job.prompt, job.seed, None, error=_error_text(exc),
                                seconds=time.perf_counter() - start))
+            done += 1
             continue
         seconds = (time.perf_counter() - start) / len(batch)
         for job in batch:
@@ -170,9 +180,7 @@ def render_videos(
             else:
                 finish(VideoResult(job.index, job.prompt, job.seed, None, error="no video file was written",
                                    seconds=seconds))
-    if progress is not None:
-        progress(1.0, f"{total} videos")
-    return [results[i] for i in range(len(prompts))]
+        done += len(batch)
 
 
 def _write_sidecar(job: VideoJob, model_id: str, settings: RenderSettings) -> None:
