@@ -54,14 +54,8 @@ def build_app(settings: Settings | None = None, auth=None, admins=None, allow_cp
                 allow_cpu=allow_cpu,
             )
             for label, module_name in TABS:
-                try:
-                    module = importlib.import_module(f"pages.{module_name}")
-                except ModuleNotFoundError as exc:
-                    if exc.name != f"pages.{module_name}":
-                        raise
-                    continue
                 with gr.Tab(label, id=module_name):
-                    module.build(ctx)
+                    importlib.import_module(f"pages.{module_name}").build(ctx)
     check_inputs(demo)  # NaN, infinity or text in any numeric field: a gr.Error message, never a blank one
     demo.queue(default_concurrency_limit=4)
     return demo

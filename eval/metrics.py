@@ -34,7 +34,6 @@ __all__ = [
     "dpp_log_det",
     "mean_pairwise_cosine_distance",
     "clip_score",
-    "diversity_metrics",
 ]
 
 # Rows shorter than this have no direction; a cosine kernel needs one (K_ii = 1).
@@ -174,16 +173,3 @@ def clip_score(image_features, text_features) -> float | np.ndarray:
     txt_unit = txt / txt.norm(dim=1, keepdim=True).clamp_min(_ZERO_NORM)
     per_frame = torch.einsum("vfd,vd->vf", img_unit, txt_unit)
     return per_frame.mean(dim=1).numpy()
-
-
-def diversity_metrics(features, k_entropy: int | None = None) -> dict[str, float]:
-    """Every set-level diversity metric of one feature matrix, by name (entropy only when k_entropy < n).
-
-        diversity_metrics(X, k_entropy=20)  # {"vendi": .., "log_det": .., "pairwise_cosine_distance": .., "truncated_entropy": ..}
-    """
-    x = _matrix(features)
-    out = {"vendi": vendi_score(x), "log_det": dpp_log_det(x)}
-    out["pairwise_cosine_distance"] = mean_pairwise_cosine_distance(x) if x.shape[0] >= 2 else float("nan")
-    if k_entropy is not None:
-        out["truncated_entropy"] = truncated_entropy(x, k_entropy) if k_entropy < x.shape[0] else float("nan")
-    return out

@@ -1,6 +1,6 @@
 """One module per tab; each exposes `build(ctx)`, called inside its `gr.Tab`. `app.py` assembles them.
 
-TABS lists (tab label, module name) in display order; a tab whose module is absent is skipped.
+TABS lists (tab label, module name) in display order; a new tab is one module and one line here.
 """
 
 TABS = [

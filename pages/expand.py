@@ -7,8 +7,6 @@ endpoint `/expand`, the comparison `/compare`.
 
 from __future__ import annotations
 
-import importlib.util
-
 import gradio as gr
 
 from dppgrpo_core.errors import UserFacingError
@@ -124,7 +122,7 @@ def build(ctx: AppContext) -> None:
     timings = gr.State({})  # this session's measured seconds per prompt, by method
     with gr.Row():
         run = gr.Button("Expand", variant="primary")
-        to_render = gr.Button("Send set to Render ▶", visible=importlib.util.find_spec("pages.render") is not None)
+        to_render = gr.Button("Send set to Render ▶")
     estimate = gr.Markdown(estimate_line(DEFAULT_METHOD, 6, 4, {}, device), elem_id="expand-estimate")
     status = gr.Markdown(elem_id="expand-status")
     table = gr.Dataframe(headers=TABLE_COLUMNS, label="Prompt set", wrap=True, interactive=False,

@@ -14,7 +14,6 @@ grid rendered once is free the next time. The grid's view and the browser's kept
 from __future__ import annotations
 
 import html
-import importlib.util
 
 import gradio as gr
 
@@ -222,15 +221,13 @@ def build(ctx: AppContext) -> None:
             vae_slicing = gr.Checkbox(False, label="VAE slicing")
     status = gr.Markdown()
     grid = gr.HTML(EMPTY_GRID)
-    study = None
-    if importlib.util.find_spec("pages.annotate") is not None:
-        # One click adds the grid as a study item (the attention-check choice beside it), then opens Annotate.
-        with gr.Row(visible=False) as study:
-            study_check = gr.Checkbox(True, label="also add an attention-check item (its first clip repeated)",
-                                      scale=2, elem_id="render-study-check")
-            study_button = gr.Button("Create an annotation study from this grid", scale=1,
-                                     elem_id="render-study-button")
-        study_status = gr.Markdown(elem_id="render-study-status")
+    # One click adds the grid as a study item (the attention-check choice beside it), then opens Annotate.
+    with gr.Row(visible=False) as study:
+        study_check = gr.Checkbox(True, label="also add an attention-check item (its first clip repeated)",
+                                  scale=2, elem_id="render-study-check")
+        study_button = gr.Button("Create an annotation study from this grid", scale=1,
+                                 elem_id="render-study-button")
+    study_status = gr.Markdown(elem_id="render-study-status")
 
     numbers = [steps, frames, guidance, height, width, fps]
     model.change(bind(model_defaults, settings), inputs=model, outputs=numbers)
@@ -255,10 +252,7 @@ def build(ctx: AppContext) -> None:
         restored = kept.change(bind(restore_grid, settings), kept,
                                [grid, status, ctx.rendered_set, prompts_box, filled], api_visibility="private",
                                show_progress="hidden")
-        if study is not None:
-            restored.success(bind(show_study_row, ctx), inputs=ctx.rendered_set, outputs=study,
-                             api_visibility="private")
-    if study is not None:
-        event.success(bind(show_study_row, ctx), inputs=ctx.rendered_set, outputs=study, api_visibility="private")
-        study_button.click(bind(add_grid, ctx), inputs=[ctx.rendered_set, study_check], outputs=study_status,
-                           api_visibility="private").success(open_annotate, outputs=ctx.tabs, api_visibility="private")
+        restored.success(bind(show_study_row, ctx), inputs=ctx.rendered_set, outputs=study, api_visibility="private")
+    event.success(bind(show_study_row, ctx), inputs=ctx.rendered_set, outputs=study, api_visibility="private")
+    study_button.click(bind(add_grid, ctx), inputs=[ctx.rendered_set, study_check], outputs=study_status,
+                       api_visibility="private").success(open_annotate, outputs=ctx.tabs, api_visibility="private")

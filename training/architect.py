@@ -1,7 +1,7 @@
 """The architect: base prompts and candidate variants along cinematic axes, from seeded templates.
 
     >>> import random
-    >>> bases = base_prompts(3, random.Random(0))
+    >>> bases = random.Random(0).sample(all_base_prompts(), 3)
     >>> len(bases), bases[0].text.count(" ") > 2
     (3, True)
     >>> len(propose_variants(bases[0], 12, random.Random(0)))
@@ -116,14 +116,6 @@ def all_base_prompts() -> list[BasePrompt]:
         for action in actions
         for place in PLACES
     ]
-
-
-def base_prompts(n: int, rng: random.Random) -> list[BasePrompt]:
-    """`n` distinct base prompts drawn without replacement."""
-    pool = all_base_prompts()
-    if n > len(pool):
-        raise ValueError(f"asked for {n} base prompts; the templates make {len(pool)}")
-    return rng.sample(pool, n)
 
 
 def _with_detail(subject: str, detail: str) -> str:
