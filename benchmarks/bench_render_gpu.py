@@ -147,7 +147,7 @@ def _main(argv) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         # Warm-up: load the models, then one short render so kernels and allocator caches are ready.
-        render_videos(prompts[:1], 0, settings=dataclasses.replace(base, steps=2), cache_dir=f"{tmp}/warm",
+        render_videos(prompts[:1], 0, render_settings=dataclasses.replace(base, steps=2), cache_dir=f"{tmp}/warm",
                       device=device, backend=backend)
         load_s = time.perf_counter() - start
         figures = {}
@@ -157,7 +157,7 @@ def _main(argv) -> int:
             torch.cuda.reset_peak_memory_stats()
             with tqdm(total=args.k, desc=mode, unit="video") as bar:
                 t0 = time.perf_counter()
-                results = render_videos(prompts, 0, settings=dataclasses.replace(base, batch_size=batch_size),
+                results = render_videos(prompts, 0, render_settings=dataclasses.replace(base, batch_size=batch_size),
                                         cache_dir=f"{tmp}/{mode}", device=device, backend=backend,
                                         on_result=lambda r: bar.update(1))
                 torch.cuda.synchronize()

@@ -98,7 +98,7 @@ def form_settings(steps, frames, guidance, height, width, fps, batch_size, dtype
                   vae_slicing, allow_cpu: bool = False) -> RenderSettings:
     """The Settings accordion's values as checked RenderSettings (blank = the model's default); UserFacingError
     for a value out of range, not finite, or not a boolean. `allow_cpu` is the server's flag, never the client's."""
-    render = RenderSettings(
+    render_settings = RenderSettings(
         steps=_number(steps, "steps"), frames=_number(frames, "frames"),
         guidance=_number(guidance, "guidance", float), height=_number(height, "height"),
         width=_number(width, "width"), fps=_number(fps, "fps"), dtype=dtype or "auto",
@@ -106,8 +106,8 @@ def form_settings(steps, frames, guidance, height, width, fps, batch_size, dtype
         cpu_offload=_flag(cpu_offload, "CPU offload"), vae_tiling=_flag(vae_tiling, "VAE tiling"),
         vae_slicing=_flag(vae_slicing, "VAE slicing"), allow_cpu=allow_cpu is True,
     )
-    render.check()
-    return render
+    render_settings.check()
+    return render_settings
 
 
 def prompt_lines(prompts_text) -> list[str]:
@@ -128,12 +128,12 @@ def prompt_lines(prompts_text) -> list[str]:
 def on_render(settings: Settings, allow_cpu: bool, prompts_text, model, steps, frames, guidance, height, width, fps,
               seeds, batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, progress=gr.Progress()):
     """The Render button, with the form's inputs in order: (grid html, status markdown, rendered set)."""
-    render = form_settings(steps, frames, guidance, height, width, fps, batch_size, dtype, cpu_offload, vae_tiling,
-                           vae_slicing, allow_cpu)
-    return render_grid(settings, prompt_lines(prompts_text), model, seeds, render, prompt_set, progress)
+    render_settings = form_settings(steps, frames, guidance, height, width, fps, batch_size, dtype, cpu_offload,
+                                    vae_tiling, vae_slicing, allow_cpu)
+    return render_grid(settings, prompt_lines(prompts_text), model, seeds, render_settings, prompt_set, progress)
 
 
-def render_grid(settings: Settings, prompts: list[str], model: str, seeds, render: RenderSettings,
+def render_grid(settings: Settings, prompts: list[str], model: str, seeds, render_settings: RenderSettings,
                 prompt_set: dict | None = None, progress=None) -> tuple[str, str, dict]:
     """Render the prompts with the model the client picked (a name the server enabled); (grid html, status,
     rendered set, see `dppgrpo_core.sets.RenderedSet`). The set keeps the Expand tab's query and method only
@@ -147,7 +147,7 @@ def render_grid(settings: Settings, prompts: list[str], model: str, seeds, rende
         if progress is not None:
             progress(fraction, desc=text)
 
-    results = render_videos(prompts, seed_values, spec, render, settings.cache_dir, settings.device,
+    results = render_videos(prompts, seed_values, spec, render_settings, settings.cache_dir, settings.device,
                             progress=report)
     done = [r for r in results if r.path]
     failed = [r for r in results if not r.path]

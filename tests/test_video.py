@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_tiny_wan_writes_h264_videos_with_the_requested_frames(tmp_path):
     results = render_videos(["a dog surfing a wave", "a dog on a skateboard"], seeds=0, model="tiny-random-wan",
-                            settings=RenderSettings(frames=5), cache_dir=tmp_path)
+                            render_settings=RenderSettings(frames=5), cache_dir=tmp_path)
     assert [r.error for r in results] == [None, None]
     assert results[0].path != results[1].path
     for r in results:
@@ -56,7 +56,7 @@ def test_second_render_comes_from_the_cache_without_loading_a_model(tmp_path, mo
 def test_a_batch_renders_the_same_video_as_one_prompt_alone(tmp_path):
     batched = render_videos(["a horse", "a boat"], seeds=[4, 5], model="tiny-random-wan", cache_dir=tmp_path / "a")
     alone = render_videos(["a boat"], seeds=[5], model="tiny-random-wan", cache_dir=tmp_path / "b",
-                          settings=RenderSettings(batch_size=1))
+                          render_settings=RenderSettings(batch_size=1))
     a, b = (np.stack(read_mp4(r.path)[0]).astype(float) for r in (batched[1], alone[0]))
     assert np.abs(a - b).mean() < 2.0  # same seed, same noise: batching does not change the video
 
@@ -104,7 +104,7 @@ class OutOfMemoryAboveOne:
 def test_out_of_memory_halves_the_batch_until_it_fits(tmp_path):
     backend = OutOfMemoryAboveOne()
     results = render_videos([f"prompt {i}" for i in range(4)], cache_dir=tmp_path, backend=backend,
-                            settings=RenderSettings(batch_size=4))
+                            render_settings=RenderSettings(batch_size=4))
     assert all(r.path for r in results)
     assert backend.batches[:2] == [4, 2] and backend.batches.count(1) == 4
 
@@ -147,7 +147,7 @@ def test_full_size_model_without_gpu_says_what_is_needed(tmp_path):
 def test_missing_weights_say_where_to_get_them(tmp_path):
     with pytest.raises(ModelUnavailable, match="not a diffusers model folder"):
         render_videos(["a dog"], model=f"wan2.1:{tmp_path}/absent", cache_dir=tmp_path,
-                      settings=RenderSettings(allow_cpu=True))
+                      render_settings=RenderSettings(allow_cpu=True))
 
 
 @pytest.mark.parametrize("model, settings, message", [
@@ -161,7 +161,7 @@ def test_missing_weights_say_where_to_get_them(tmp_path):
 ])
 def test_bad_settings_are_refused_before_rendering(tmp_path, model, settings, message):
     with pytest.raises(UserFacingError, match=message):
-        render_videos(["a dog"], model=model, settings=settings, cache_dir=tmp_path)
+        render_videos(["a dog"], model=model, render_settings=settings, cache_dir=tmp_path)
 
 
 def test_prompt_sets_load_from_expansion_json_or_a_list(tmp_path):

@@ -8,9 +8,9 @@ ones) and a command template for black-box APIs.
     'CommandBackend'
 
 A backend has `cache_id` (what names its weights in the cache key), `defaults`,
-`max_batch_size`, `resolve(settings, device)` (fill defaults, check them), `prepare(settings,
-device)` (load; raise ModelUnavailable with what is missing) and `render(jobs, settings,
-on_step)`, which writes each job's mp4 to `job.tmp` or raises.
+`max_batch_size`, `resolve(render_settings, device)` (fill defaults, check them),
+`prepare(render_settings, device)` (load; raise ModelUnavailable with what is missing) and
+`render(jobs, render_settings, on_step)`, which writes each job's mp4 to `job.tmp` or raises.
 """
 
 from __future__ import annotations
@@ -99,15 +99,15 @@ class DiffusersBackend:
         self.defaults = dict(MODEL_DEFAULTS[source if tiny else family])
         self.label = source if tiny else f"{'Wan2.1' if family == 'wan' else 'CogVideoX'} ({source})"
 
-    def resolve(self, settings, device: str):
-        settings = settings.filled(self.defaults)
-        if settings.dtype == "auto":
-            settings = dataclasses.replace(settings, dtype=self._auto_dtype(device))
-        if settings.height % 16 or settings.width % 16:
-            raise UserFacingError(f"Height and width must be multiples of 16, got {settings.height}x{settings.width}.")
-        if self.family == "wan" and settings.frames % 4 != 1:
-            raise UserFacingError(f"Wan renders 4k+1 frames (e.g. 49 or 81), got {settings.frames}.")
-        return settings
+    def resolve(self, render_settings, device: str):
+        render_settings = render_settings.filled(self.defaults)
+        if render_settings.dtype == "auto":
+            render_settings = dataclasses.replace(render_settings, dtype=self._auto_dtype(device))
+        if render_settings.height % 16 or render_settings.width % 16:
+            raise UserFacingError(f"Height and width must be multiples of 16, got {render_settings.height}x{render_settings.width}.")
+        if self.family == "wan" and render_settings.frames % 4 != 1:
+            raise UserFacingError(f"Wan renders 4k+1 frames (e.g. 49 or 81), got {render_settings.frames}.")
+        return render_settings
 
     def _auto_dtype(self, device: str) -> str:
         if self.tiny or not device.startswith("cuda"):
@@ -115,26 +115,26 @@ class DiffusersBackend:
         # Model cards: Wan2.1 in bfloat16 (its VAE stays float32); CogVideoX-2b in float16, 5b in bfloat16.
         return "float16" if self.family == "cogvideox" and "2b" in self.source.lower() else "bfloat16"
 
-    def prepare(self, settings, device: str) -> None:
-        if not self.tiny and not device.startswith("cuda") and not settings.allow_cpu:
+    def prepare(self, render_settings, device: str) -> None:
+        if not self.tiny and not device.startswith("cuda") and not render_settings.allow_cpu:
             raise ModelUnavailable(
                 f"{self.label} needs a CUDA GPU (no GPU here, device={device}); on CPU one video takes hours. "
                 "Use the model tiny-random-wan for a plumbing check, or allow CPU (--allow-cpu) to force it."
             )
-        key = (self.cache_id, device, settings.dtype, settings.cpu_offload, settings.vae_tiling, settings.vae_slicing)
+        key = (self.cache_id, device, render_settings.dtype, render_settings.cpu_offload, render_settings.vae_tiling, render_settings.vae_slicing)
         with _LOCK:
             if _LOADED["key"] == key:
                 self.pipe = _LOADED["pipe"]
                 return
             _LOADED.update(key=None, pipe=None)  # free the previous model before loading the next
-            pipe = self._load(settings.dtype)
-            if settings.cpu_offload and device.startswith("cuda"):
+            pipe = self._load(render_settings.dtype)
+            if render_settings.cpu_offload and device.startswith("cuda"):
                 pipe.enable_model_cpu_offload(device=device)
             else:
                 pipe.to(device)
-            if settings.vae_tiling:
+            if render_settings.vae_tiling:
                 pipe.vae.enable_tiling()
-            if settings.vae_slicing:
+            if render_settings.vae_slicing:
                 pipe.vae.enable_slicing()
             pipe.set_progress_bar_config(disable=True)
             _LOADED.update(key=key, pipe=pipe)
@@ -171,27 +171,27 @@ class DiffusersBackend:
                 f"--model {family}:/path/to/diffusers/folder. ({type(exc).__name__})"
             ) from exc
 
-    def render(self, jobs, settings, on_step) -> None:
+    def render(self, jobs, render_settings, on_step) -> None:
         import torch
 
         from dppgrpo_core.video.mp4 import write_mp4
 
         def step_end(_pipe, i, _t, tensors):
-            on_step(i + 1, settings.steps)
+            on_step(i + 1, render_settings.steps)
             return tensors
 
         extra = {"max_sequence_length": 16} if self.tiny else {}  # tiny transformers take 16 text tokens
         output = self.pipe(
             prompt=[job.prompt for job in jobs],
-            negative_prompt=settings.negative_prompt or None,
-            height=settings.height, width=settings.width, num_frames=settings.frames,
-            num_inference_steps=settings.steps, guidance_scale=settings.guidance,
+            negative_prompt=render_settings.negative_prompt or None,
+            height=render_settings.height, width=render_settings.width, num_frames=render_settings.frames,
+            num_inference_steps=render_settings.steps, guidance_scale=render_settings.guidance,
             # One CPU generator per video: its noise depends only on its seed, batched or not, on any device.
             generator=[torch.Generator("cpu").manual_seed(job.seed) for job in jobs],
             output_type="np", callback_on_step_end=step_end, **extra,
         )
         for job, frames in zip(jobs, output.frames):
-            write_mp4(frames, job.tmp, settings.fps)
+            write_mp4(frames, job.tmp, render_settings.fps)
 
 
 # -- command template ---------------------------------------------------------------------------
@@ -224,15 +224,15 @@ class CommandBackend:
         self.cache_id = "command:" + template
         self.label = self.argv[0]
 
-    def resolve(self, settings, device: str):
-        return settings
+    def resolve(self, render_settings, device: str):
+        return render_settings
 
-    def prepare(self, settings, device: str) -> None:
+    def prepare(self, render_settings, device: str) -> None:
         if shutil.which(self.argv[0]) is None:
             raise ModelUnavailable(f"The command {self.argv[0]!r} of the video template is not installed or not on PATH.")
 
-    def arguments(self, job, settings) -> list[str]:
-        values = {name: getattr(settings, name) for name in settings.CACHE_FIELDS}
+    def arguments(self, job, render_settings) -> list[str]:
+        values = {name: getattr(render_settings, name) for name in render_settings.CACHE_FIELDS}
         values.update(prompt=job.prompt, seed=job.seed, out=str(job.tmp))
 
         def fill(match):
@@ -241,13 +241,13 @@ class CommandBackend:
 
         return [PLACEHOLDER.sub(fill, arg) for arg in self.argv]
 
-    def render(self, jobs, settings, on_step) -> None:
+    def render(self, jobs, render_settings, on_step) -> None:
         for job in jobs:
             try:
-                done = subprocess.run(self.arguments(job, settings), capture_output=True, text=True,
-                                      timeout=settings.timeout_s)
+                done = subprocess.run(self.arguments(job, render_settings), capture_output=True, text=True,
+                                      timeout=render_settings.timeout_s)
             except subprocess.TimeoutExpired:
-                raise RuntimeError(f"the command ran past {settings.timeout_s:.0f} s") from None
+                raise RuntimeError(f"the command ran past {render_settings.timeout_s:.0f} s") from None
             if done.returncode != 0:
                 lines = (done.stderr or done.stdout).strip().splitlines()
                 raise RuntimeError(f"the command exited with status {done.returncode}"

@@ -100,13 +100,13 @@ def _main(argv) -> int:
     prompt_set = PromptSet.read(args.prompts_file)
     prompts = prompt_set.prompts
     seeds = parse_seeds(args.seeds, len(prompts))
-    render = RenderSettings(
+    render_settings = RenderSettings(
         steps=args.steps, frames=args.frames, guidance=args.guidance, height=args.height, width=args.width,
         fps=args.fps, negative_prompt=args.negative_prompt, dtype=args.dtype, batch_size=args.batch_size,
         cpu_offload=args.cpu_offload, vae_tiling=args.vae_tiling, vae_slicing=args.vae_slicing,
         allow_cpu=args.allow_cpu,
     )
-    render.check()
+    render_settings.check()
     backend = load_backend(model)  # bad model names fail here, before any process split
     state, device, indices = None, settings.device, list(range(len(prompts)))
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under `accelerate launch`: one share of prompts per GPU
@@ -124,7 +124,7 @@ def _main(argv) -> int:
     with tqdm(total=len(indices), desc=f"render {model}"[:40], unit="video", file=sys.stderr,
               position=position) as bar:
         mine = render_videos(
-            [prompts[i] for i in indices], [seeds[i] for i in indices], model, render, settings.cache_dir,
+            [prompts[i] for i in indices], [seeds[i] for i in indices], model, render_settings, settings.cache_dir,
             device, on_result=lambda r: bar.update(1), backend=backend,
         ) if indices else []
     for r, i in zip(mine, indices):

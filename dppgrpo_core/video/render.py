@@ -43,9 +43,9 @@ from dppgrpo_core.video.options import (
 )
 
 
-def video_key(model_id: str, prompt: str, seed: int, settings: RenderSettings) -> str:
+def video_key(model_id: str, prompt: str, seed: int, render_settings: RenderSettings) -> str:
     """Stable name of one rendered video: a hash of everything that changes its pixels."""
-    payload = json.dumps({"model": model_id, "prompt": prompt, "seed": seed, **settings.cache_fields()}, sort_keys=True)
+    payload = json.dumps({"model": model_id, "prompt": prompt, "seed": seed, **render_settings.cache_fields()}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
@@ -85,7 +85,7 @@ def render_videos(
     prompts: list[str],
     seeds=0,
     model: str = "wan2.1",
-    settings: RenderSettings | None = None,
+    render_settings: RenderSettings | None = None,
     cache_dir: str | os.PathLike | None = None,
     device: str = "auto",
     progress: Callable[[float, str], None] | None = None,
@@ -100,11 +100,11 @@ def render_videos(
     """
     prompts = check_prompts(prompts)
     seeds = seed_list(seeds, len(prompts))
-    settings = settings or RenderSettings()
-    settings.check()
+    render_settings = render_settings or RenderSettings()
+    render_settings.check()
     backend = backend or load_backend(model)
     device = resolve_device(device)
-    settings = backend.resolve(settings, device)
+    render_settings = backend.resolve(render_settings, device)
     folder = videos_dir(cache_dir if cache_dir is not None else Settings().cache_dir)
 
     results: dict[int, VideoResult] = {}
@@ -114,20 +114,20 @@ def render_videos(
         if on_result is not None:
             on_result(result)
 
-    pending = _cached_or_pending(prompts, seeds, backend.cache_id, settings, folder, finish)
+    pending = _cached_or_pending(prompts, seeds, backend.cache_id, render_settings, folder, finish)
     if pending:
-        backend.prepare(settings, device)  # loads the model only when something must be rendered
-        _render_batches(backend, pending, settings, len(prompts), finish, progress)
+        backend.prepare(render_settings, device)  # loads the model only when something must be rendered
+        _render_batches(backend, pending, render_settings, len(prompts), finish, progress)
     if pending and progress is not None:
         progress(1.0, f"{len(prompts)} videos")
     return [results[i] for i in range(len(prompts))]
 
 
-def _cached_or_pending(prompts, seeds, cache_id: str, settings: RenderSettings, folder: Path, finish) -> list[VideoJob]:
+def _cached_or_pending(prompts, seeds, cache_id: str, render_settings: RenderSettings, folder: Path, finish) -> list[VideoJob]:
     """Finish each empty prompt (an error) and each video already in the cache; the others, as jobs to render."""
     pending = []
     for index, (prompt, seed) in enumerate(zip(prompts, seeds)):
-        key = video_key(cache_id, prompt, seed, settings)
+        key = video_key(cache_id, prompt, seed, render_settings)
         path = folder / f"{key}.mp4"
         if not prompt.strip():
             finish(VideoResult(index, prompt, seed, None, error="empty prompt"))
@@ -139,11 +139,11 @@ def _cached_or_pending(prompts, seeds, cache_id: str, settings: RenderSettings, 
     return pending
 
 
-def _render_batches(backend, pending: list[VideoJob], settings: RenderSettings, total: int, finish, progress) -> None:
+def _render_batches(backend, pending: list[VideoJob], render_settings: RenderSettings, total: int, finish, progress) -> None:
     """Render the jobs in batches; an out-of-memory batch is halved and retried, any other failed batch is
     retried one prompt at a time, and a single prompt that still fails is finished with its error."""
     done = total - len(pending)
-    batch_size = min(settings.batch_size, backend.max_batch_size)
+    batch_size = min(render_settings.batch_size, backend.max_batch_size)
     queue = [pending[i:i + batch_size] for i in range(0, len(pending), batch_size)]
     while queue:
         batch = queue.pop(0)
@@ -155,7 +155,7 @@ def _render_batches(backend, pending: list[VideoJob], settings: RenderSettings, 
 
         start = time.perf_counter()
         try:
-            backend.render(batch, settings, on_step)
+            backend.render(batch, render_settings, on_step)
         except Exception as exc:  # noqa: BLE001 - any failure is retried smaller, then reported per video
             for job in batch:
                 job.tmp.unlink(missing_ok=True)
@@ -175,7 +175,7 @@ def _render_batches(backend, pending: list[VideoJob], settings: RenderSettings, 
         for job in batch:
             if job.tmp.exists() and job.tmp.stat().st_size > 0:
                 os.replace(job.tmp, job.path)  # atomic: the cache never holds half a file
-                _write_sidecar(job, backend.cache_id, settings)
+                _write_sidecar(job, backend.cache_id, render_settings)
                 finish(VideoResult(job.index, job.prompt, job.seed, str(job.path), seconds=seconds))
             else:
                 finish(VideoResult(job.index, job.prompt, job.seed, None, error="no video file was written",
@@ -183,7 +183,7 @@ def _render_batches(backend, pending: list[VideoJob], settings: RenderSettings, 
         done += len(batch)
 
 
-def _write_sidecar(job: VideoJob, model_id: str, settings: RenderSettings) -> None:
+def _write_sidecar(job: VideoJob, model_id: str, render_settings: RenderSettings) -> None:
     """What the cached file holds, next to it, for people and for other tools."""
-    info = {"model": model_id, "prompt": job.prompt, "seed": job.seed, **settings.cache_fields()}
+    info = {"model": model_id, "prompt": job.prompt, "seed": job.seed, **render_settings.cache_fields()}
     job.path.with_suffix(".json").write_text(json.dumps(info, indent=2))
