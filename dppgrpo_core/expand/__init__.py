@@ -6,8 +6,8 @@
 
 The parts: `config.py` (`ExpandConfig`, the checks of q and K), `composer.py` (the cinematic
 axes), `scoring.py` (DPP gain and relevance against the set so far), `methods.py` (one
-generator per method), `run.py` (`expand`, `run_expansion`), `sets.py` (`PromptSet`, a set as
-it is saved and passed around), `command.py` (`python -m dppgrpo_core.expand`).
+generator per method), `run.py` (`expand`, `run_expansion`), `command.py` (`python -m
+dppgrpo_core.expand`). A finished set travels as a `dppgrpo_core.sets.PromptSet`.
 """
 
 from dppgrpo_core.expand.config import MAX_K, MAX_SEED, ExpandConfig, check_query
