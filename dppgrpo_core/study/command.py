@@ -4,22 +4,7 @@
     python -m dppgrpo_core.study export --db data/annotations.db --out ratings.csv    # or ratings.jsonl
     python -m dppgrpo_core.study status --db data/annotations.db
 
-A manifest has one item per line:
-    {"item_id": "q7-dpp", "prompt": "a dog on a beach", "method": "dpp-grpo", "videos": ["clips/0.mp4", ...]}
-    {"item_id": "q7-txt", "prompt": "a dog on a beach", "method": "original", "prompts": ["...", ...]}
-or one pair of two methods' sets for one prompt per line (pairwise mode; see dppgrpo_core.study.pairwise):
-    {"pair_id": "q7", "prompt": "a dog on a beach", "a": {"method": "dpp-grpo", "videos": [...]},
-     "b": {"method": "original", "prompts": [...]}}
-An item may have "attention_check": true (a set of identical clips, which an attentive rater scores 1 for
-diversity; a JSON boolean, nothing else). Relative video paths are read from the manifest's folder, and
-every clip must be a video file (VIDEO_SUFFIXES) inside that folder or inside the `media_root` setting
-(--media-root / DPPGRPO_MEDIA_ROOT), symbolic links resolved: a manifest naming anything else is refused
-whole, so a study never serves another server file to its annotators. An item has at most MAX_CLIPS clips.
-`--db` defaults to the `annotations_db` setting (DPPGRPO_ANNOTATIONS_DB, default data/annotations.db);
-`status` and `export` only open an existing database.
-
-Blindness: an annotator's item order is a shuffle seeded by their logged seed (the store keeps it,
-so they resume in the same order), and the clips of each item are shuffled by (seed, item_id).
+A manifest's format, and how its clips are confined: `manifest.py`.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study import pairwise
 from dppgrpo_core.study.order import clip_order
-from dppgrpo_core.study.store import MAX_CLIPS, AnnotationStore
+from dppgrpo_core.study.store import AnnotationStore, checked_clips
 
 ATTENTION_METHOD = "attention-check"  # the method name of attention-check items (excluded from method results)
 EXPORT_FORMATS = (".csv", ".jsonl")
@@ -124,9 +124,7 @@ def _manifest_item(item, base: Path, roots: list[Path]) -> dict:
     if not isinstance(item[key], list):
         raise UserFacingError(f"\"{key}\" must be a list of {'paths' if key == 'videos' else 'prompts'}.")
     if key == "videos":
-        if len(item["videos"]) > MAX_CLIPS:
-            raise UserFacingError(f"{len(item['videos'])} clips; the Annotate tab shows at most {MAX_CLIPS} per item.")
-        item["videos"] = [clip_path(video, base, roots) for video in item["videos"]]
+        item["videos"] = checked_clips(item["videos"], lambda video: clip_path(video, base, roots))
     if not item.get("item_id"):
         item["item_id"] = item_id_for(str(item.get("prompt")), str(item.get("method")), item[key])
     return item

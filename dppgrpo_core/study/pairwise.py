@@ -34,6 +34,7 @@ from dppgrpo_core.study.store import (
     _string_list,
     _text,
     check_annotator,
+    checked_clips,
     iso_time,
 )
 
@@ -81,9 +82,7 @@ def manifest_pair(entry: dict, clip) -> dict:
         if not isinstance(side[content], list):
             raise UserFacingError(f"\"{key}.{content}\" must be a list.")
         if content == "videos":
-            if len(side["videos"]) > MAX_CLIPS:
-                raise UserFacingError(f"\"{key}\": {len(side['videos'])} clips; a side shows at most {MAX_CLIPS}.")
-            side = dict(side, videos=[clip(video) for video in side["videos"]])
+            side = dict(side, videos=checked_clips(side["videos"], clip, f'"{key}": '))
         sides[key] = side
     if sides["a"]["method"] == sides["b"]["method"]:
         raise UserFacingError("a pair compares two different methods.")

@@ -101,6 +101,17 @@ def check_annotator(annotator) -> str:
     return name
 
 
+def checked_clips(videos: list, clip, where: str = "") -> list[str]:
+    """A manifest's list of clips, each resolved and confined by `clip(path)`; UserFacingError past MAX_CLIPS.
+
+    >>> checked_clips(["a.mp4"], str.upper)
+    ['A.MP4']
+    """
+    if len(videos) > MAX_CLIPS:
+        raise UserFacingError(f"{where}{len(videos)} clips; the Annotate tab shows at most {MAX_CLIPS} per set.")
+    return [clip(video) for video in videos]
+
+
 def _string_list(item_id: str, key: str, value) -> list[str] | None:
     if value is None:
         return None
