@@ -20,7 +20,7 @@ from dppgrpo_core import checks
 from dppgrpo_core.cli import ArgumentParser, run_main, whole
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import Settings
-from dppgrpo_core.study.store import check_annotator
+from dppgrpo_core.study.fields import check_annotator
 from pages import TABS
 from pages.context import AppContext
 from pages.fields import check_inputs

@@ -27,12 +27,8 @@ import gradio as gr
 
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study import next_item, pairwise
-from dppgrpo_core.study.store import (
-    MAX_NAME,
-    AnnotationError,
-    AnnotationStore,
-    check_annotator,
-)
+from dppgrpo_core.study.fields import MAX_NAME, AnnotationError, check_annotator
+from dppgrpo_core.study.store import AnnotationStore
 from pages.annotate_setup import build_setup
 from pages.annotate_view import (
     BLIND_FOLDER,

@@ -163,7 +163,7 @@ def test_writer_killed_mid_write_loses_nothing_committed(tmp_path):
 
 # ----- issue 12: what import and the tab agree on, strict booleans, no database made by a typo -----
 def test_an_item_with_more_clips_than_the_tab_shows_is_refused(store):
-    from dppgrpo_core.study.store import MAX_CLIPS
+    from dppgrpo_core.study.fields import MAX_CLIPS
 
     big = {"item_id": "big", "prompt": "p", "method": "m", "videos": [f"/x/{n}.mp4" for n in range(MAX_CLIPS + 1)]}
     with pytest.raises(AnnotationError, match=f"{MAX_CLIPS + 1} clips; the Annotate tab shows at most {MAX_CLIPS}"):
@@ -227,7 +227,7 @@ def test_annotator_ids_are_plain_names():
     import doctest
 
     from dppgrpo_core.study import store as annotations
-    from dppgrpo_core.study.store import check_annotator
+    from dppgrpo_core.study.fields import check_annotator
 
     assert doctest.testmod(annotations).failed == 0
     for name in ("ann07", "Zoë Müller", "o'brien", "lead@lab.org", "a-b_c.d+e"):

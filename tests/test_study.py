@@ -290,7 +290,7 @@ def test_a_clip_under_the_media_root_is_accepted_and_nothing_else(tmp_path, caps
 
 
 def test_import_refuses_an_item_with_more_clips_than_the_annotate_tab_shows(tmp_path, capsys):
-    from dppgrpo_core.study.store import MAX_CLIPS
+    from dppgrpo_core.study.fields import MAX_CLIPS
 
     study = study_folder(tmp_path)
     clips = []

@@ -29,8 +29,9 @@ from pathlib import Path
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study import pairwise
+from dppgrpo_core.study.fields import checked_clips
 from dppgrpo_core.study.order import clip_order
-from dppgrpo_core.study.store import AnnotationStore, checked_clips
+from dppgrpo_core.study.store import AnnotationStore
 
 ATTENTION_METHOD = "attention-check"  # the method name of attention-check items (excluded from method results)
 EXPORT_FORMATS = (".csv", ".jsonl")

@@ -26,17 +26,17 @@ import pandas as pd
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.study.order import clip_order, item_order
-from dppgrpo_core.study.store import (
+from dppgrpo_core.study.fields import (
     MAX_CLIPS,
     AnnotationError,
-    AnnotationStore,
     _string_list,
     _text,
     check_annotator,
     checked_clips,
     iso_time,
 )
+from dppgrpo_core.study.order import clip_order, item_order
+from dppgrpo_core.study.store import AnnotationStore
 
 CHOICES = ("left", "right", "tie", "both_bad")
 CHOICE_LABELS = {"left": "A (left) is more diverse", "right": "B (right) is more diverse", "tie": "Tie",
