@@ -93,6 +93,7 @@ def send_to_render(prompt_set: dict | None):
 
 
 def build(ctx: AppContext) -> None:
+    # Long but flat: the layout, then the wiring of module-level handlers (nothing else happens here).
     settings = ctx.settings
     with gr.Row():
         with gr.Column(scale=3):

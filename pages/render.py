@@ -184,6 +184,7 @@ def open_annotate():
 
 
 def build(ctx: AppContext) -> None:
+    # Long but flat: the layout, then the wiring of module-level handlers (nothing else happens here).
     settings = ctx.settings
     gr.set_static_paths([videos_dir(settings.cache_dir)])  # serve rendered videos by URL, without copying them
     choices = model_choices(settings.video_model)
