@@ -42,7 +42,7 @@ from dppgrpo_core.settings import Settings
 
 from . import metrics
 from .prompts import sample_prompts, vbench_prompts
-from .report import write_report
+from .report import runs_folder, write_report
 
 DEFAULT_METHODS = ("original", "iid", "dpp-grpo", "dpp-rerank")
 
@@ -258,7 +258,7 @@ def run(args: argparse.Namespace, log=print) -> Path:
     methods = check_methods(args.methods)
     if args.k < 1:
         raise UserFacingError("--k must be at least 1.")
-    out = Path(args.out) if args.out else settings.cache_path / "benchmarks" / "latest"
+    out = Path(args.out) if args.out else runs_folder(settings.cache_path) / "latest"
     prompts = [p["prompt"] for p in sample_prompts(vbench_prompts(), args.n_prompts, args.seed)]
     config = expansion_config(args, settings)
     embedder = load_embedder(settings=settings)

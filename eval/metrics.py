@@ -26,6 +26,7 @@ import math
 import numpy as np
 import torch
 
+from dppgrpo_core.maths.dpp import ZERO_NORM, unit_rows
 from dppgrpo_core.maths.dpp import log_det as dpp_log_det
 
 __all__ = [
@@ -36,8 +37,6 @@ __all__ = [
     "clip_score",
 ]
 
-# Rows shorter than this have no direction; a cosine kernel needs one (K_ii = 1).
-_ZERO_NORM = 1e-12
 # Eigenvalues of the covariance below this are clamped to it in `truncated_entropy` (see there).
 EIGENVALUE_FLOOR = 1e-12
 
@@ -60,10 +59,10 @@ def _matrix(features, name: str = "features") -> torch.Tensor:
 def _unit_rows(features, name: str = "features") -> torch.Tensor:
     x = _matrix(features, name)
     norms = x.norm(dim=1, keepdim=True)
-    if (norms <= _ZERO_NORM).any():
-        bad = int(torch.nonzero(norms[:, 0] <= _ZERO_NORM)[0])
+    if (norms <= ZERO_NORM).any():  # a metric refuses what the DPP maths would count as nothing
+        bad = int(torch.nonzero(norms[:, 0] <= ZERO_NORM)[0])
         raise ValueError(f"{name} row {bad} is all zeros: a cosine kernel needs every sample to have a direction")
-    return x / norms
+    return unit_rows(x)
 
 
 def _renyi_entropy(p: torch.Tensor, q: float) -> float:
@@ -169,7 +168,7 @@ def clip_score(image_features, text_features) -> float | np.ndarray:
         )
     if img.shape[1] == 0:
         raise ValueError("each video needs at least one frame")
-    img_unit = img / img.norm(dim=2, keepdim=True).clamp_min(_ZERO_NORM)
-    txt_unit = txt / txt.norm(dim=1, keepdim=True).clamp_min(_ZERO_NORM)
+    img_unit = img / img.norm(dim=2, keepdim=True).clamp_min(ZERO_NORM)
+    txt_unit = txt / txt.norm(dim=1, keepdim=True).clamp_min(ZERO_NORM)
     per_frame = torch.einsum("vfd,vd->vf", img_unit, txt_unit)
     return per_frame.mean(dim=1).numpy()

@@ -38,6 +38,11 @@ PROMPT_METRICS = {  # column → header in the tables
 CURVE_METRICS = {"vendi": "Vendi score", "log_det": "log det(L + I)"}
 
 
+
+def runs_folder(cache_dir) -> Path:
+    """Where `python -m eval.benchmark` writes its runs by default, and where the Benchmark tab lists them."""
+    return Path(cache_dir).expanduser() / "benchmarks"
+
 def summarise(rows: list[dict], metrics: dict[str, str], methods: list[str]) -> pd.DataFrame:
     """Mean and std over prompts of each metric, one row per method (in `methods` order)."""
     frame = pd.DataFrame(rows)

@@ -14,14 +14,10 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from eval.report import OUTPUT_FILES, load_report
+from eval.report import OUTPUT_FILES, load_report, runs_folder
 from pages.context import AppContext, bind, refused
 
 ROUND = 3
-
-
-def runs_folder(cache_dir: str) -> Path:
-    return Path(cache_dir).expanduser() / "benchmarks"
 
 
 def list_runs(cache_dir: str) -> list[str]:

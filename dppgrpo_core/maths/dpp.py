@@ -21,7 +21,7 @@ import torch
 
 # Rows with a norm below this are treated as zero vectors: they carry no direction, add
 # nothing to the volume, and gain exactly 0.
-_ZERO_NORM = 1e-12
+ZERO_NORM = 1e-12
 
 
 def unit_rows(x) -> torch.Tensor:
@@ -34,7 +34,7 @@ def unit_rows(x) -> torch.Tensor:
     if not torch.isfinite(t).all():
         raise ValueError("embeddings contain NaN or infinity")
     norms = t.norm(dim=1, keepdim=True)
-    return torch.where(norms > _ZERO_NORM, t / norms.clamp_min(_ZERO_NORM), torch.zeros_like(t))
+    return torch.where(norms > ZERO_NORM, t / norms.clamp_min(ZERO_NORM), torch.zeros_like(t))
 
 
 def cosine_kernel(embeddings) -> torch.Tensor:
