@@ -288,10 +288,8 @@ def build(ctx: AppContext) -> None:
             pair_panel, pair_prompt, left, right, choice, reveal, play_pause]
 
     mode.change(set_mode, inputs=mode, outputs=chosen, queue=False, api_visibility="private", show_progress="hidden")
-    for event in (start.click(bind(sign_in, ctx), inputs=[annotator_box, chosen], outputs=view, api_name="start",
-                              validator=bind(start_problems, ctx)),
-                  annotator_box.submit(bind(sign_in, ctx), inputs=[annotator_box, chosen], outputs=view, api_visibility="private",
-                                       validator=bind(start_problems, ctx)),
+    for event in (gr.on([start.click, annotator_box.submit], bind(sign_in, ctx), inputs=[annotator_box, chosen],
+                        outputs=view, api_name="start", validator=bind(start_problems, ctx)),
                   submit.click(bind(rate, ctx), inputs=[state, diversity, alignment, comment], outputs=view, api_name="submit",
                                validator=submit_problems),
                   vote.click(bind(cast_vote, ctx), inputs=[state, choice], outputs=view, api_name="vote",

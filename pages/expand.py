@@ -152,17 +152,15 @@ def build(ctx: AppContext) -> None:
 
     set_outputs = [status, table, gains_plot, heatmap, summary, json_file, csv_file, ctx.prompt_set]
     form = [prompt, k, method, *options[:3], policy, temperature, n_candidates]
-    expanded = []
-    for trigger, extra in ((run.click, {"api_name": "expand"}), (prompt.submit, {"api_visibility": "private"})):
-        expanded.append(trigger(bind(on_expand, settings), [prompt, k, method, *options], set_outputs,
-                                validator=validator(settings), **extra, **ctx.model_queue))
+    expanded = gr.on([run.click, prompt.submit], bind(on_expand, settings), [prompt, k, method, *options],
+                     set_outputs, validator=validator(settings), api_name="expand", **ctx.model_queue)
     # The second method and the comparison's own K come after the method, so the validator checks them too.
     compare.click(bind(on_compare, settings), [prompt, method, method_b, compare_k, *options],
                   [compare_status, compare_plot, compare_sets], api_name="compare",
                   validator=compare_validator(settings), **ctx.model_queue)
     loaded = set_upload.upload(bind(load_set_upload, settings), set_upload, set_outputs + form,
                                api_visibility="private", validator=bind(upload_problem, settings), **ctx.model_queue)
-    for event in (*expanded, loaded):
+    for event in (expanded, loaded):
         event.success(measured_timings, [timings, ctx.prompt_set], timings, api_visibility="private",
                       show_progress="hidden")
         if ctx.saved_set is not None:
