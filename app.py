@@ -14,16 +14,23 @@ import importlib
 import os
 import sys
 
-import gradio as gr
+if __name__ == "__main__":  # gradio reads GRADIO_SERVER_PORT with int() as it is imported: check it first
+    _port = os.environ.get("GRADIO_SERVER_PORT")
+    if _port is not None and not (_port.isascii() and _port.isdigit() and 1 <= int(_port) <= 65535):
+        print(f"error: GRADIO_SERVER_PORT must be a whole number from 1 to 65535, got {_port[:40]!r}.",
+              file=sys.stderr)
+        sys.exit(2)
 
-from dppgrpo_core import checks
-from dppgrpo_core.cli import ArgumentParser, run_main, whole
-from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.settings import Settings
-from dppgrpo_core.study.fields import check_annotator
-from pages import TABS
-from pages.context import AppContext
-from pages.fields import check_inputs
+import gradio as gr  # noqa: E402
+
+from dppgrpo_core import checks  # noqa: E402
+from dppgrpo_core.cli import ArgumentParser, run_main, whole  # noqa: E402
+from dppgrpo_core.errors import UserFacingError  # noqa: E402
+from dppgrpo_core.settings import Settings  # noqa: E402
+from dppgrpo_core.study.fields import check_annotator  # noqa: E402
+from pages import TABS  # noqa: E402
+from pages.context import AppContext  # noqa: E402
+from pages.fields import check_inputs  # noqa: E402
 
 TITLE = "DPP-GRPO: diverse video prompt sets"
 

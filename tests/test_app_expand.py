@@ -4,6 +4,7 @@ import html
 import json
 import os
 import time
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -82,6 +83,18 @@ def test_compare_plots_both_methods():
     assert updates[-1][0].startswith("✅") and len(updates[-1][1].data) == 1
     with pytest.raises(gr.Error):
         next(compare_stream(Settings(device="cpu"), QUERY, 2, "original", "bogus", *OPTIONS))
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "70000", "８０"])
+def test_a_bad_port_environment_is_one_line_before_gradio_reads_it(port):
+    import os
+    import subprocess
+    import sys
+
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    done = subprocess.run([sys.executable, str(app), "--help"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "GRADIO_SERVER_PORT": port})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "GRADIO_SERVER_PORT" in done.stderr
 
 
 def test_app_flags_and_port_environment(monkeypatch):
