@@ -163,14 +163,18 @@ def enabled_policies(settings: Settings) -> dict[str, Settings]:
     into this server's cache folder:
 
     >>> list(enabled_policies(Settings(policy="/srv/models/qwen", adapter="/srv/lora", cache_dir="/srv/empty")))
-    ['configured: qwen + LoRA adapter', 'packaged:SmolLM2-135M-Instruct']
+    ['configured: qwen + LoRA adapter', 'packaged:SmolLM2-135M-Instruct', 'packaged:SmolLM2-135M-DPP-GRPO']
     """
-    from dppgrpo_core.models.split import split_policy_available
-    from dppgrpo_core.settings import PACKAGED_POLICIES
+    from dppgrpo_core.models.policy import trained_adapter_shipped
+    from dppgrpo_core.models.split import SPLIT_MODELS, split_policy_available
+    from dppgrpo_core.settings import PACKAGED_POLICIES, PACKAGED_TRAINED_POLICY
 
     choices = {_policy_label(settings): settings}
-    for name in PACKAGED_POLICIES:
-        if name != PACKAGED_POLICY and not split_policy_available(name, settings.cache_dir):
+    names = list(PACKAGED_POLICIES)
+    if trained_adapter_shipped():  # the packaged SmolLM2 with the LoRA adapter shipped in models/
+        names.insert(names.index(PACKAGED_POLICY) + 1, PACKAGED_TRAINED_POLICY)
+    for name in names:
+        if name in SPLIT_MODELS and not split_policy_available(name, settings.cache_dir):
             continue  # opt-in and large: never listed (nor fetched) unless this server prepared it
         if name != settings.policy or settings.adapter:
             choices.setdefault(name, dataclasses.replace(settings, policy=name, adapter=None))

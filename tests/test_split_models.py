@@ -22,6 +22,7 @@ from dppgrpo_core.settings import (
     PACKAGED_POLICY,
     PACKAGED_QWEN_05B,
     PACKAGED_QWEN_15B,
+    PACKAGED_TRAINED_POLICY,
     Settings,
 )
 
@@ -183,16 +184,18 @@ def test_availability_needs_every_wheel_or_the_converted_folder(tmp_path, monkey
 
 
 def test_the_app_lists_a_split_policy_only_when_prepared(tmp_path):
+    from dppgrpo_core.models.policy import trained_adapter_shipped
     from pages.context import enabled_policies
 
     cache = tmp_path / "cache"
-    assert list(enabled_policies(Settings(policy="/srv/p", cache_dir=str(cache)))) == ["configured: p", PACKAGED_POLICY]
+    packaged_ones = [PACKAGED_POLICY] + ([PACKAGED_TRAINED_POLICY] if trained_adapter_shipped() else [])
+    assert list(enabled_policies(Settings(policy="/srv/p", cache_dir=str(cache)))) == ["configured: p", *packaged_ones]
     spec = SPLIT_MODELS[PACKAGED_QWEN_05B]
     folder = cache / "policies" / spec.folder_name
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
     assert list(enabled_policies(Settings(policy="/srv/p", cache_dir=str(cache)))) == \
-        ["configured: p", PACKAGED_POLICY, PACKAGED_QWEN_05B]
+        ["configured: p", *packaged_ones, PACKAGED_QWEN_05B]
 
 
 def test_policy_loader_routes_every_packaged_name(tmp_path, monkeypatch):

@@ -96,6 +96,11 @@ TRAINED_ADAPTER_DIR = Path(__file__).resolve().parents[2] / "models" / "SmolLM2-
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
+def trained_adapter_shipped() -> bool:
+    """Whether this checkout holds the trained adapter (a cheap check: its files exist, nothing is read)."""
+    return all((TRAINED_ADAPTER_DIR / f).is_file() for f in ADAPTER_FILES)
+
+
 def trained_adapter_folder(folder: str | Path | None = None) -> str:
     """The shipped LoRA folder of PACKAGED_TRAINED_POLICY; ModelUnavailable (one line) when a file is missing."""
     folder = Path(folder) if folder is not None else TRAINED_ADAPTER_DIR
