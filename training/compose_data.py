@@ -25,6 +25,7 @@ from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, whole
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import composer
 from dppgrpo_core.models.embedder import embed, load_embedder
+from dppgrpo_core.settings import Settings
 
 from .architect import all_base_prompts
 from .build_data import VBenchFilter, check_out, vbench_texts
@@ -126,7 +127,8 @@ def _main(argv) -> int:
     parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args(argv)
     out = check_out(args.out)
-    rows, stats = build(args.n_base, args.seed, args.k, args.test_fraction)
+    embedder = load_embedder(settings=Settings.from_env())  # an entry point: DPPGRPO_EMBEDDER / _DEVICE apply
+    rows, stats = build(args.n_base, args.seed, args.k, args.test_fraction, embedder=embedder)
     write(rows, stats, out)
     print(f"{stats['n_base']} base prompts × {stats['k']} composed prompts → {args.out} "
           f"(train {stats['train']}, test {stats['test']}; {stats['vbench_excluded']} left out near VBench)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 
 from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.settings import Settings
 
 from .common import finish, load_tokenizer, policy_path, resume_arg, run_cli
 from .config import DataArguments, RewardArguments, check_data_and_rewards, parse_recipe
@@ -59,7 +60,8 @@ def main(argv: list[str]) -> None:
     tokenizer = load_tokenizer(path)
     rows = load_rows(data.dataset_path, "train")
     train = Dataset.from_list(grpo_examples(rows, data.contexts_per_query, data.data_seed_examples, data.max_previous))
-    rewards = DPPRewards(load_embedder(reward_args.embedder))
+    # The command line is an entry point: the environment (DPPGRPO_DEVICE, ...) is read here.
+    rewards = DPPRewards(load_embedder(reward_args.embedder, settings=Settings.from_env()))
     model = load_model(path, reward_args.init_adapter, model_args.dtype or "float32")
     trainer = GRPOTrainer(
         model=model,
