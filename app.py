@@ -14,18 +14,34 @@ import importlib
 import os
 import sys
 
+from dppgrpo_core import checks
+from dppgrpo_core.errors import UserFacingError
+
+
+def _default_port() -> int:
+    """--port's default: $GRADIO_SERVER_PORT, else 7860. Read as gradio reads it (int()), so a value this
+    accepts never crashes gradio's import; UserFacingError (one line) otherwise."""
+    value = os.environ.get("GRADIO_SERVER_PORT", "7860")
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise UserFacingError(f"GRADIO_SERVER_PORT must be a whole number from 1 to 65535, got "
+                              f"{checks.shown(value)} (the environment's default for --port).")
+    return port
+
+
 if __name__ == "__main__":  # gradio reads GRADIO_SERVER_PORT with int() as it is imported: check it first
-    _port = os.environ.get("GRADIO_SERVER_PORT")
-    if _port is not None and not (_port.isascii() and _port.isdigit() and 1 <= int(_port) <= 65535):
-        print(f"error: GRADIO_SERVER_PORT must be a whole number from 1 to 65535, got {_port[:40]!r}.",
-              file=sys.stderr)
+    try:
+        _default_port()
+    except UserFacingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
 
 import gradio as gr  # noqa: E402
 
-from dppgrpo_core import checks  # noqa: E402
 from dppgrpo_core.cli import ArgumentParser, run_main, whole  # noqa: E402
-from dppgrpo_core.errors import UserFacingError  # noqa: E402
 from dppgrpo_core.settings import Settings  # noqa: E402
 from dppgrpo_core.study.fields import check_annotator  # noqa: E402
 from pages import TABS  # noqa: E402
@@ -66,14 +82,6 @@ def build_app(settings: Settings | None = None, auth=None, admins=None, allow_cp
     check_inputs(demo)  # NaN, infinity or text in any numeric field: a gr.Error message, never a blank one
     demo.queue(default_concurrency_limit=4)
     return demo
-
-
-def _default_port() -> int:
-    value = os.environ.get("GRADIO_SERVER_PORT", "7860")
-    try:
-        return checks.number(value, "GRADIO_SERVER_PORT", 1, 65535, whole=True)
-    except UserFacingError as exc:
-        raise UserFacingError(f"{exc} (the environment's default for --port)") from None
 
 
 def _auth_pair(value: str) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""DPP-GRPO core: settings, embedder, DPP math and rewards, policy, expansion, video, annotations.
+"""DPP-GRPO core: settings and checks, `sets` (PromptSet), `maths/`, `models/`, `expand/`, `video/`, `study/`.
 
 Never imports Gradio: the app in `pages/` is one client of this package among several
 (the command lines in `dppgrpo_core`, `training/` and `eval/`).

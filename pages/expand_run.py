@@ -203,22 +203,21 @@ def expand_stream(settings: Settings, prompt, k, method, seed, lambda_div, lambd
     steps: list[dict] = []
     vectors = []
     skip = gr.skip()
-    if True:
-        records = expand(query, k, method, seed, settings=run_settings, config=config)
-        for record in _records_with_ticks(records, tick):
-            if record is None:
-                status = step_status(method, k, steps, time.perf_counter() - step_start, config.n_candidates)
-                if progress is not None:
-                    progress((len(steps), k), desc=status.removeprefix("⏳ "))
-                yield (status, skip, skip, skip, skip, skip, skip, skip)
-                continue
-            step_start = time.perf_counter()
-            steps.append(record.to_dict())
-            vectors.append(record.embedding)
+    records = expand(query, k, method, seed, settings=run_settings, config=config)
+    for record in _records_with_ticks(records, tick):
+        if record is None:
+            status = step_status(method, k, steps, time.perf_counter() - step_start, config.n_candidates)
             if progress is not None:
-                progress((len(steps), k), desc=f"{method}: prompt {len(steps)} of {k}")
-            status = f"⏳ {method}: {len(steps)} of {k} prompts" if len(steps) < k else f"✅ {method}: {k} prompts"
-            yield (status, steps_table(steps), gains_figure(steps, k), None, "", None, None, None)
+                progress((len(steps), k), desc=status.removeprefix("⏳ "))
+            yield (status, skip, skip, skip, skip, skip, skip, skip)
+            continue
+        step_start = time.perf_counter()
+        steps.append(record.to_dict())
+        vectors.append(record.embedding)
+        if progress is not None:
+            progress((len(steps), k), desc=f"{method}: prompt {len(steps)} of {k}")
+        status = f"⏳ {method}: {len(steps)} of {k} prompts" if len(steps) < k else f"✅ {method}: {k} prompts"
+        yield (status, steps_table(steps), gains_figure(steps, k), None, "", None, None, None)
     # The expansion's own embeddings: no second embedding pass.
     yield finished_set(settings, run_settings, query, method, seed, k, config, policy_label, steps,
                        torch.stack(vectors), time.perf_counter() - start)
@@ -244,18 +243,17 @@ def compare_stream(settings: Settings, prompt, k, method_a, method_b, seed, lamb
         return compare_figure(runs, k), compare_sets_html(list(sets.values()))
 
     yield (f"⏳ comparing {method_a} and {method_b} (K = {k})…", *view())
-    if True:
-        for method in dict.fromkeys([method_a, method_b]):
-            runs[method], vectors = [], []
-            for record in expand(query, k, method, seed, settings=run_settings, config=config):
-                runs[method].append(record.to_dict())
-                vectors.append(record.embedding)
-                steps = runs[method]
-                sets[method] = {"method": method, "prompts": [s["prompt"] for s in steps], "vendi": None,
-                                "relevance": sum(s["relevance"] for s in steps) / len(steps),
-                                "log_det": steps[-1]["log_det"]}
-                if len(steps) == k:
-                    sets[method]["vendi"] = float(vendi_score(torch.stack(vectors).numpy()))
-                yield (f"⏳ {method}: {len(steps)} of {k}", *view())
+    for method in dict.fromkeys([method_a, method_b]):
+        runs[method], vectors = [], []
+        for record in expand(query, k, method, seed, settings=run_settings, config=config):
+            runs[method].append(record.to_dict())
+            vectors.append(record.embedding)
+            steps = runs[method]
+            sets[method] = {"method": method, "prompts": [s["prompt"] for s in steps], "vendi": None,
+                            "relevance": sum(s["relevance"] for s in steps) / len(steps),
+                            "log_det": steps[-1]["log_det"]}
+            if len(steps) == k:
+                sets[method]["vendi"] = float(vendi_score(torch.stack(vectors).numpy()))
+            yield (f"⏳ {method}: {len(steps)} of {k}", *view())
     totals = ", ".join(f"{m}: Vendi {item['vendi']:.3f}, log det {item['log_det']:.3f}" for m, item in sets.items())
     yield (f"✅ K = {k} · {totals}", *view())

@@ -85,7 +85,7 @@ def test_compare_plots_both_methods():
         next(compare_stream(Settings(device="cpu"), QUERY, 2, "original", "bogus", *OPTIONS))
 
 
-@pytest.mark.parametrize("port", ["abc", "0", "70000", "８０"])
+@pytest.mark.parametrize("port", ["abc", "0", "70000", "80.0"])
 def test_a_bad_port_environment_is_one_line_before_gradio_reads_it(port):
     import os
     import subprocess

@@ -34,7 +34,7 @@ class AnnotationError(UserFacingError):
     """A rating or item the store refuses: out-of-range score, unknown item, duplicate rating, bad item."""
 
 
-def _score(name: str, value) -> int:
+def check_score(name: str, value) -> int:
     """An integer Likert score in 1..5, from an int, a whole float or a digit string; else AnnotationError."""
     if isinstance(value, bool) or value is None:
         raise AnnotationError(f"{name} must be a whole number from {SCORE_MIN} to {SCORE_MAX}, got {value!r}.")
@@ -49,7 +49,7 @@ def _score(name: str, value) -> int:
     return int(number)
 
 
-def _text(value, name: str, max_chars: int = MAX_NAME, multiline: bool = False) -> str:
+def check_text(value, name: str, max_chars: int = MAX_NAME, multiline: bool = False) -> str:
     try:
         return checks.text(value, name, max_chars, multiline=multiline).strip()
     except UserFacingError as exc:
@@ -72,7 +72,7 @@ def check_annotator(annotator) -> str:
     """
     if not isinstance(annotator, str) or not annotator.strip() or len(annotator.strip()) > MAX_NAME:
         raise AnnotationError(f"an annotator id must be 1 to {MAX_NAME} characters.")
-    name = _text(annotator.strip(), "an annotator id")
+    name = check_text(annotator.strip(), "an annotator id")
     if not ANNOTATOR_CHARACTERS.fullmatch(name):
         raise AnnotationError("an annotator id may hold letters, digits, spaces and . @ + - ' _ only, "
                               f"got {checks.shown(name)}.")
@@ -90,13 +90,13 @@ def checked_clips(videos: list, clip, where: str = "") -> list[str]:
     return [clip(video) for video in videos]
 
 
-def _string_list(item_id: str, key: str, value) -> list[str] | None:
+def check_string_list(item_id: str, key: str, value) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v.strip() for v in value):
         raise AnnotationError(f"item {item_id!r}: {key} must be a non-empty list of non-empty strings.")
     if key == "videos" and len(value) > MAX_CLIPS:
         raise AnnotationError(f"item {item_id!r} has {len(value)} clips; the Annotate tab shows at most {MAX_CLIPS}.")
-    return [_text(v, f"item {item_id!r}: an entry of {key}", MAX_TEXT) for v in value]
+    return [check_text(v, f"item {item_id!r}: an entry of {key}", MAX_TEXT) for v in value]
 
 

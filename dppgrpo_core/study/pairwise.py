@@ -29,9 +29,9 @@ from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study.fields import (
     MAX_CLIPS,
     AnnotationError,
-    _string_list,
-    _text,
     check_annotator,
+    check_string_list,
+    check_text,
     checked_clips,
     iso_time,
 )
@@ -97,17 +97,17 @@ def pair_rows(pairs: list[dict]) -> list[tuple]:
     for pair in pairs:
         if not isinstance(pair, dict) or not pair.get("pair_id"):
             raise AnnotationError("every pair needs a non-empty pair_id.")
-        pair_id = _text(pair["pair_id"], "pair_id")
+        pair_id = check_text(pair["pair_id"], "pair_id")
         if pair_id in seen:
             raise AnnotationError(f"pair {pair_id!r} appears twice.")
         seen.add(pair_id)
-        prompt = _text(pair.get("prompt"), f"pair {pair_id!r}: prompt", 2000)
+        prompt = check_text(pair.get("prompt"), f"pair {pair_id!r}: prompt", 2000)
         row = [pair_id, prompt]
         for key in ("a", "b"):
             side = pair.get(key) if isinstance(pair.get(key), dict) else {}
-            method = _text(side.get("method"), f"pair {pair_id!r}: {key}.method")
-            videos = _string_list(pair_id, f"{key}.videos", side.get("videos"))
-            prompts = _string_list(pair_id, f"{key}.prompts", side.get("prompts"))
+            method = check_text(side.get("method"), f"pair {pair_id!r}: {key}.method")
+            videos = check_string_list(pair_id, f"{key}.videos", side.get("videos"))
+            prompts = check_string_list(pair_id, f"{key}.prompts", side.get("prompts"))
             if (videos is None) == (prompts is None):
                 raise AnnotationError(f"pair {pair_id!r}: side {key} needs videos or prompts (one of them).")
             if videos and len(videos) > MAX_CLIPS:

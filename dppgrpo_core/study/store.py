@@ -30,10 +30,10 @@ from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study.fields import (
     MAX_TEXT,
     AnnotationError,
-    _score,
-    _string_list,
-    _text,
     check_annotator,
+    check_score,
+    check_string_list,
+    check_text,
     iso_time,
 )
 from dppgrpo_core.study.schema import PAIR_TABLES, SCHEMA_VERSION, TABLES, UPGRADES
@@ -132,16 +132,16 @@ class AnnotationStore:
         for item in items:
             if not item.get("item_id"):
                 raise AnnotationError("every item needs a non-empty item_id.")
-            item_id = _text(item["item_id"], "item_id")
+            item_id = check_text(item["item_id"], "item_id")
             if item_id in seen:
                 raise AnnotationError(f"item {item_id!r} appears twice.")
             seen.add(item_id)
             if not item.get("prompt") or not item.get("method"):
                 raise AnnotationError(f"item {item_id!r} needs a prompt and a method.")
-            prompt = _text(item["prompt"], f"item {item_id!r}: prompt", MAX_TEXT)
-            method = _text(item["method"], f"item {item_id!r}: method")
-            videos = _string_list(item_id, "videos", item.get("videos"))
-            prompts = _string_list(item_id, "prompts", item.get("prompts"))
+            prompt = check_text(item["prompt"], f"item {item_id!r}: prompt", MAX_TEXT)
+            method = check_text(item["method"], f"item {item_id!r}: method")
+            videos = check_string_list(item_id, "videos", item.get("videos"))
+            prompts = check_string_list(item_id, "prompts", item.get("prompts"))
             if videos is None and prompts is None:
                 raise AnnotationError(f"item {item_id!r} needs videos or prompts.")
             try:  # strict: the text "false" or a 0 would otherwise turn an item into an attention check
@@ -214,9 +214,9 @@ class AnnotationStore:
                    seconds: float | None = None) -> None:
         """Record one rating in its own transaction; AnnotationError for bad scores, unknown items or a second rating."""
         annotator = self._annotator(annotator)
-        diversity, alignment = _score("diversity", diversity), _score("alignment", alignment)
+        diversity, alignment = check_score("diversity", diversity), check_score("alignment", alignment)
         if comment is not None:
-            comment = _text(comment, "the comment", MAX_TEXT, multiline=True) if str(comment).strip() else None
+            comment = check_text(comment, "the comment", MAX_TEXT, multiline=True) if str(comment).strip() else None
         if seconds is not None:
             try:
                 seconds = float(checks.number(seconds, "seconds on item", low=0))

@@ -12,16 +12,13 @@ from dppgrpo_core.video.backends import enabled_models, load_backend, model_for_
 from dppgrpo_core.video.command import check_out_folder
 from dppgrpo_core.video.mp4 import read_mp4, write_mp4
 from dppgrpo_core.video.options import (
-                                        MAX_PROMPT_CHARS,
-                                        MAX_PROMPTS,
-                                        RenderSettings,
-                                        VideoResult,
-                                        check_prompts,
-                                        parse_seeds,
-                                        seed_list,
+           RenderSettings,
+           VideoResult,
+           parse_seeds,
+           seed_list,
 )
 from dppgrpo_core.video.render import render_videos, video_key, videos_dir
 
 __all__ = ["enabled_models", "load_backend", "model_for_client", "check_out_folder", "read_mp4",
-           "write_mp4", "MAX_PROMPT_CHARS", "MAX_PROMPTS", "RenderSettings", "VideoResult", "check_prompts",
-           "parse_seeds", "seed_list", "render_videos", "video_key", "videos_dir"]
+           "write_mp4", "RenderSettings", "VideoResult", "parse_seeds", "seed_list", "render_videos", "video_key",
+           "videos_dir"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.sets import MAX_PROMPT_CHARS, MAX_PROMPTS, check_prompts  # noqa: F401 - re-exported
+from dppgrpo_core.sets import MAX_PROMPT_CHARS, MAX_PROMPTS
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,13 @@ from typing import Callable
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.sets import check_prompts
 from dppgrpo_core.settings import Settings, resolve_device
 from dppgrpo_core.video.backends import load_backend
 from dppgrpo_core.video.options import (
     RenderSettings,
     VideoJob,
     VideoResult,
-    check_prompts,
     seed_list,
 )
 
