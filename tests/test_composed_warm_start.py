@@ -103,3 +103,19 @@ def test_compose_data_writes_the_build_data_schema_and_leaves_out_vbench(tmp_pat
     assert list(train.columns) == ["query", "variants", "split"] and len(train) == 5
     assert all(len(v) == 4 and all(q in p.lower() for p in v) for q, v in zip(train["query"], train["variants"]))
     assert "composed" in (tmp_path / "README.md").read_text()
+
+
+def test_suffixed_base_prompts_keep_their_look_or_camera_instruction_in_every_target(monkeypatch):
+    from training import architect
+
+    pool = architect.all_base_prompts()[:30]
+    monkeypatch.setattr(compose_data, "all_base_prompts", lambda: pool)
+    rows, stats = compose_data.build(10, seed=0, k=3, test_fraction=0.0, embedder=HashingEmbedder(), vbench=[],
+                                     suffix_fraction=1.0)
+    assert stats["with_suffix"] == 10
+    for row in rows:
+        base, suffix = row["query"].rsplit(", ", 1)
+        assert suffix in architect.QUERY_SUFFIXES and base in {b.text for b in pool}
+        assert all(row["query"].lower() in p.lower() for p in row["variants"])  # "…, pixel art" kept whole
+    plain, _ = compose_data.build(10, seed=0, k=3, test_fraction=0.0, embedder=HashingEmbedder(), vbench=[])
+    assert not any("," in r["query"] for r in plain)

@@ -136,10 +136,15 @@ def test_docstring_examples(name):
 def test_every_recipe_parses(recipe):
     from trl import GRPOConfig, ModelConfig, SFTConfig
 
-    from training.config import DataArguments, RewardArguments, parse_recipe
+    from training.config import (
+        AdapterArguments,
+        DataArguments,
+        RewardArguments,
+        parse_recipe,
+    )
 
-    types = (DataArguments, SFTConfig, ModelConfig) if recipe.startswith("sft") else \
-        (DataArguments, RewardArguments, GRPOConfig, ModelConfig)
+    types = (DataArguments, AdapterArguments, SFTConfig, ModelConfig) if recipe.startswith("sft") else \
+        (DataArguments, RewardArguments, AdapterArguments, GRPOConfig, ModelConfig)
     parsed = parse_recipe(types, ["--config", str(CONFIGS / recipe), "--max_steps", "3", "--bf16", "false"])
     args = parsed[-2]
     assert args.max_steps == 3  # a flag overrides the YAML
@@ -216,6 +221,27 @@ def test_sft_two_steps_train_the_lora_adapter(sft_adapter, tiny_policy_dir):
     policy = load_policy(str(tiny_policy_dir), adapter=str(sft_adapter), settings=Settings(device="cpu"))
     assert policy.adapter == str(sft_adapter)
     assert len(policy.generate_raw([build_messages("a red car")], temperature=0, max_new_tokens=4)) == 1
+
+
+def test_sft_continues_an_earlier_adapter_instead_of_starting_a_new_one(sft_adapter, tiny_policy_dir, dataset_dir,
+                                                                        tmp_path):
+    out = tmp_path / "sft-more"
+    argv = ["--config", str(CONFIGS / "sft_smollm2_cpu.yaml"), *tiny_flags(tiny_policy_dir, dataset_dir, out),
+            "--per_device_train_batch_size", "2", "--max_length", "192", "--max_previous", "2",
+            "--init_adapter", str(sft_adapter), "--max_steps", "1"]
+    assert run_cli(sft.main, argv) == 0
+    before, after = lora_weights(sft_adapter), lora_weights(out)
+    assert before.keys() == after.keys()  # the same LoRA, one more step
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    # From the earlier adapter, not from a fresh LoRA (whose B matrices start at zero and stay near it after 1 step).
+    delta = max(float((after[k] - before[k]).abs().max()) for k in before)
+    assert delta < max(float(before[k].abs().max()) for k in before if "lora_B" in k)
+
+
+def test_sft_refuses_an_init_adapter_that_is_not_a_lora_folder(tmp_path, dataset_dir, tiny_policy_dir, capsys):
+    argv = [*tiny_flags(tiny_policy_dir, dataset_dir, tmp_path / "out"), "--init_adapter", str(tmp_path)]
+    assert run_cli(sft.main, argv) == 2
+    assert "is not a LoRA folder" in capsys.readouterr().err
 
 
 def test_grpo_two_steps_continue_the_sft_adapter_and_log_each_reward(sft_adapter, tiny_policy_dir, dataset_dir,

@@ -95,6 +95,15 @@ WEATHER = ("light rain", "falling snow", "drifting fog", "a clear sky", "a gusty
 SUBJECT_DETAILS = ("weathered", "graceful", "tiny", "elegant", "lively", "solitary", "colourful", "calm")
 MOTION_MANNERS = ("in slow motion", "in real time", "in a time-lapse", "with fluid motion", "with quick bursts of movement")
 
+# What people append to a prompt: a look, a view, a camera instruction. A faithful rewrite keeps it, so
+# the warm-start data carries it on some base prompts (the trained policy used to drop "pixel art").
+QUERY_SUFFIXES = (
+    "pixel art", "black and white", "oil painting", "watercolor painting", "in cyberpunk style", "in anime style",
+    "claymation", "Van Gogh style", "ukiyo-e woodblock print", "sepia tone", "low poly 3D render", "surrealism style",
+    "vintage film look", "comic book style", "front view", "side view", "rear view", "pan left", "pan right",
+    "tilt up", "tilt down", "zoom in", "zoom out", "with an intense shaking effect",
+)
+
 
 @dataclass(frozen=True)
 class BasePrompt:
@@ -105,6 +114,15 @@ class BasePrompt:
     @property
     def text(self) -> str:
         return f"{self.subject} {self.action} {self.place}"
+
+
+def with_suffixes(texts: list[str], fraction: float, rng: random.Random) -> list[str]:
+    """About `fraction` of the texts get ", <suffix>" from QUERY_SUFFIXES (seeded by `rng`).
+
+    >>> with_suffixes(["a deer drinking water"], 1.0, random.Random(0))[0].startswith("a deer drinking water, ")
+    True
+    """
+    return [f"{t}, {rng.choice(QUERY_SUFFIXES)}" if rng.random() < fraction else t for t in texts]
 
 
 def all_base_prompts() -> list[BasePrompt]:

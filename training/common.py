@@ -37,6 +37,19 @@ def load_tokenizer(path: str):
     return tokenizer
 
 
+def load_model(path: str, init_adapter: str | None, dtype: str):
+    """The base model, with a LoRA adapter made trainable when `init_adapter` is given."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+    if init_adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, init_adapter, is_trainable=True)
+    return model
+
+
 def finish(trainer, output_dir: str, title: str) -> None:
     """Save the adapter and tokenizer, the log history and the plot of the reward / loss curves."""
     from .plots import training_curves

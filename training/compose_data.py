@@ -27,7 +27,7 @@ from dppgrpo_core.expand import composer
 from dppgrpo_core.models.embedder import embed, load_embedder
 from dppgrpo_core.settings import Settings
 
-from .architect import all_base_prompts
+from .architect import all_base_prompts, with_suffixes
 from .build_data import VBenchFilter, check_out, vbench_texts
 from .examples import composed_rows
 
@@ -58,13 +58,18 @@ class Closeness:
 
 
 def build(n_base: int, seed: int, k: int = 8, test_fraction: float = 0.05, embedder=None,
-          vbench: list[str] | None = None) -> tuple[list[dict], dict]:
-    """Rows {"query", "variants", "split"} and statistics. Same arguments → same rows."""
+          vbench: list[str] | None = None, suffix_fraction: float = 0.0) -> tuple[list[dict], dict]:
+    """Rows {"query", "variants", "split"} and statistics. Same arguments → same rows.
+
+    `suffix_fraction` of the base prompts end in a look, view or camera instruction
+    (architect.QUERY_SUFFIXES, ", pixel art"), which every composed target keeps word for word.
+    """
     if n_base > len(all_base_prompts()):
         raise UserFacingError(f"--n-base {n_base:,}: the templates make at most {len(all_base_prompts()):,} base prompts.")
     embedder = embedder or load_embedder()
     pool = [b.text for b in all_base_prompts()]
     random.Random(seed).shuffle(pool)
+    pool = with_suffixes(pool, suffix_fraction, random.Random(f"suffix:{seed}"))
     vfilter = VBenchFilter(vbench_texts() if vbench is None else vbench, embedder)
     queries, excluded, start = [], 0, 0
     while len(queries) < n_base and start < len(pool):
@@ -84,7 +89,8 @@ def build(n_base: int, seed: int, k: int = 8, test_fraction: float = 0.05, embed
     for i, row in enumerate(rows):
         row["split"] = "test" if i in test_ids else "train"
     stats = {"seed": seed, "n_base": len(rows), "k": k, "train": len(rows) - n_test, "test": n_test,
-             "vbench_excluded": excluded,
+             "vbench_excluded": excluded, "suffix_fraction": suffix_fraction,
+             "with_suffix": sum("," in q for q, _ in queries),
              "variant_words_mean": round(statistics.mean(len(v.split()) for r in rows for v in r["variants"]), 2),
              "short_sets": sum(len(r["variants"]) < k for r in rows), "teacher": "training.examples.composed_set"}
     return rows, stats
@@ -103,6 +109,7 @@ with axis values the set has not used yet. Built with
 | base prompts | {n_base} (train {train}, test {test}) |
 | words per prompt (mean) | {variant_words_mean} |
 | base prompts left out as near a VBench prompt | {vbench_excluded} |
+| base prompts ending in a look, view or camera instruction (", pixel art") | {with_suffix} |
 """
 
 
@@ -124,11 +131,14 @@ def _main(argv) -> int:
     parser.add_argument("--k", type=whole(2, 32), default=8, help="composed prompts per base prompt")
     parser.add_argument("--seed", type=seed(), default=0)
     parser.add_argument("--test-fraction", type=real(0, 1), default=0.05)
+    parser.add_argument("--suffix-fraction", type=real(0, 1), default=0.4,
+                        help="share of base prompts ending in a look, view or camera instruction (', pixel art')")
     parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args(argv)
     out = check_out(args.out)
     embedder = load_embedder(settings=Settings.from_env())  # an entry point: DPPGRPO_EMBEDDER / _DEVICE apply
-    rows, stats = build(args.n_base, args.seed, args.k, args.test_fraction, embedder=embedder)
+    rows, stats = build(args.n_base, args.seed, args.k, args.test_fraction, embedder=embedder,
+                        suffix_fraction=args.suffix_fraction)
     write(rows, stats, out)
     print(f"{stats['n_base']} base prompts × {stats['k']} composed prompts → {args.out} "
           f"(train {stats['train']}, test {stats['test']}; {stats['vbench_excluded']} left out near VBench)")

@@ -33,6 +33,9 @@ class DataArguments:
     contexts_per_query: int = field(
         default=3, metadata={"help": "GRPO rows per base prompt, each with a context set S of a different size"}
     )
+    contexts: str = field(default="reference", metadata={
+        "help": "GRPO context sets S: 'reference' (prefixes of R_q) or 'policy' (prefixes of the policy's own "
+                "rollout, a dataset from training.rollouts)"})
 
 
 @dataclass
@@ -41,10 +44,14 @@ class RewardArguments:
     # composer method at inference (BENCHMARKS.md) and are a separate choice.
     lambda_div: float = field(default=0.5, metadata={"help": "weight of the DPP marginal gain (trl reward_weights[0])"})
     lambda_rel: float = field(default=0.5, metadata={"help": "weight of the relevance reward (trl reward_weights[1])"})
-    init_adapter: str | None = field(
-        default=None, metadata={"help": "LoRA folder from training.sft to continue from (the SFT warm start)"}
-    )
     embedder: str | None = field(default=None, metadata={"help": "sentence embedder of the rewards (default: settings)"})
+
+
+@dataclass
+class AdapterArguments:
+    init_adapter: str | None = field(
+        default=None, metadata={"help": "LoRA folder to continue training (GRPO: the SFT warm start; SFT: an earlier SFT)"}
+    )
 
 
 def _one_line_parser(dataclass_types):
@@ -171,7 +178,8 @@ def _has_accelerator() -> bool:
     return torch.cuda.is_available()
 
 
-def check_data_and_rewards(data: DataArguments, rewards: RewardArguments | None = None) -> None:
+def check_data_and_rewards(data: DataArguments, rewards: RewardArguments | None = None,
+                           adapter: AdapterArguments | None = None) -> None:
     """Checks trl cannot make: the dataset exists, the counts and weights make sense."""
     if not data.dataset_path:
         raise UserFacingError("set dataset_path (in the YAML or --dataset_path) to a folder from training.build_data")
@@ -187,5 +195,5 @@ def check_data_and_rewards(data: DataArguments, rewards: RewardArguments | None 
         checks.number(rewards.lambda_rel, "lambda_rel", 0, RANGES["lambda_rel"][1])
         if rewards.lambda_div < 0 or rewards.lambda_rel < 0 or rewards.lambda_div + rewards.lambda_rel == 0:
             raise UserFacingError("lambda_div and lambda_rel must be ≥ 0 and not both 0")
-        if rewards.init_adapter and not (Path(rewards.init_adapter) / "adapter_config.json").is_file():
-            raise UserFacingError(f"init_adapter {rewards.init_adapter} is not a LoRA folder (no adapter_config.json)")
+    if adapter is not None and adapter.init_adapter and not (Path(adapter.init_adapter) / "adapter_config.json").is_file():
+        raise UserFacingError(f"init_adapter {adapter.init_adapter} is not a LoRA folder (no adapter_config.json)")

@@ -20,8 +20,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import composer
 from dppgrpo_core.models.chat import build_messages
+
+CONTEXTS = ("reference", "policy")  # where a GRPO row's context set S comes from
 
 
 def load_rows(dataset_path: str, split: str = "train") -> list[dict]:
@@ -29,7 +32,11 @@ def load_rows(dataset_path: str, split: str = "train") -> list[dict]:
     import pandas as pd
 
     frame = pd.read_parquet(Path(dataset_path) / f"{split}.parquet")
-    return [{"query": q, "variants": list(v), "split": s} for q, v, s in zip(frame["query"], frame["variants"], frame["split"])]
+    rows = [{"query": q, "variants": list(v), "split": s} for q, v, s in zip(frame["query"], frame["variants"], frame["split"])]
+    if "rollout" in frame:  # written by training.rollouts: the policy's own set for q
+        for row, rollout in zip(rows, frame["rollout"]):
+            row["rollout"] = list(rollout)
+    return rows
 
 
 def sft_examples(rows: list[dict], max_previous: int = 9) -> list[dict]:
@@ -46,19 +53,31 @@ def sft_examples(rows: list[dict], max_previous: int = 9) -> list[dict]:
     return examples
 
 
-def grpo_examples(rows: list[dict], contexts_per_query: int = 3, seed: int = 0, max_previous: int = 9) -> list[dict]:
+def grpo_examples(rows: list[dict], contexts_per_query: int = 3, seed: int = 0, max_previous: int = 9,
+                  contexts: str = "reference") -> list[dict]:
     """Prompt rows with the reward functions' columns: query (q), previous (S), variants (R_q).
 
-    Context sizes are drawn without replacement from 1 … min(max_previous, K − 1), so a row's
-    DPP gain varies across its group (an empty S would give every completion the same gain).
+    S is a prefix of R_q (`contexts="reference"`) or of the policy's own rollout for q
+    (`"policy"`, rows from training.rollouts). Context sizes are drawn without replacement from
+    1 … min(max_previous, K − 1), so a row's DPP gain varies across its group (an empty S would
+    give every completion the same gain).
+
+        >>> rows = [{"query": "q", "variants": ["A.", "B.", "C."], "rollout": ["X.", "Y.", "Z."]}]
+        >>> sorted(e["previous"][0] for e in grpo_examples(rows, 2, contexts="policy"))
+        ['X.', 'X.']
     """
+    if contexts not in CONTEXTS:
+        raise UserFacingError(f"contexts must be one of {', '.join(CONTEXTS)}, got {contexts!r}")
+    if contexts == "policy" and any("rollout" not in row for row in rows):
+        raise UserFacingError("contexts: policy needs a dataset from `python -m training.rollouts` (no rollout column)")
     rng = random.Random(seed)
     examples = []
     for row in rows:
         variants = row["variants"]
-        sizes = list(range(1, min(max_previous, len(variants) - 1) + 1)) or [0]
+        source = row["rollout"] if contexts == "policy" else variants
+        sizes = list(range(1, min(max_previous, len(source) - 1) + 1)) or [0]
         for size in sorted(rng.sample(sizes, min(contexts_per_query, len(sizes)))):
-            previous = variants[:size]
+            previous = source[:size]
             examples.append({
                 "prompt": build_messages(row["query"], previous),
                 "query": row["query"],

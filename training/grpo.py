@@ -21,23 +21,16 @@ import sys
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import Settings
 
-from .common import finish, load_tokenizer, policy_path, resume_arg, run_cli
-from .config import DataArguments, RewardArguments, check_data_and_rewards, parse_recipe
+from .common import finish, load_model, load_tokenizer, policy_path, resume_arg, run_cli
+from .config import (
+    AdapterArguments,
+    DataArguments,
+    RewardArguments,
+    check_data_and_rewards,
+    parse_recipe,
+)
 from .examples import grpo_examples, load_rows
 from .rewards import REWARD_NAMES, DPPRewards
-
-
-def load_model(path: str, init_adapter: str | None, dtype: str):
-    """The base model, with the SFT adapter made trainable when `init_adapter` is given."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
-    if init_adapter:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, init_adapter, is_trainable=True)
-    return model
 
 
 def main(argv: list[str]) -> None:
@@ -46,8 +39,9 @@ def main(argv: list[str]) -> None:
 
     from dppgrpo_core.models.embedder import load_embedder
 
-    data, reward_args, args, model_args = parse_recipe((DataArguments, RewardArguments, GRPOConfig, ModelConfig), argv)
-    check_data_and_rewards(data, reward_args)
+    data, reward_args, adapter, args, model_args = parse_recipe(
+        (DataArguments, RewardArguments, AdapterArguments, GRPOConfig, ModelConfig), argv)
+    check_data_and_rewards(data, reward_args, adapter)
     resume = resume_arg(args.resume_from_checkpoint, args.output_dir)  # nothing to resume: one line, now
     weights = [reward_args.lambda_div, reward_args.lambda_rel]
     if args.reward_weights not in (None, weights):
@@ -59,17 +53,18 @@ def main(argv: list[str]) -> None:
     path = policy_path(model_args.model_name_or_path)
     tokenizer = load_tokenizer(path)
     rows = load_rows(data.dataset_path, "train")
-    train = Dataset.from_list(grpo_examples(rows, data.contexts_per_query, data.data_seed_examples, data.max_previous))
+    train = Dataset.from_list(grpo_examples(rows, data.contexts_per_query, data.data_seed_examples, data.max_previous,
+                                                 data.contexts))
     # The command line is an entry point: the environment (DPPGRPO_DEVICE, ...) is read here.
     rewards = DPPRewards(load_embedder(reward_args.embedder, settings=Settings.from_env()))
-    model = load_model(path, reward_args.init_adapter, model_args.dtype or "float32")
+    model = load_model(path, adapter.init_adapter, model_args.dtype or "float32")
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=rewards.functions(REWARD_NAMES),
         args=args,
         train_dataset=train,
         processing_class=tokenizer,
-        peft_config=None if reward_args.init_adapter else get_peft_config(model_args),
+        peft_config=None if adapter.init_adapter else get_peft_config(model_args),
     )
     trainer.train(resume_from_checkpoint=resume)
     finish(trainer, args.output_dir, title=f"DPP-GRPO of {model_args.model_name_or_path}")

@@ -7,6 +7,7 @@
 Each example is (s, q, the first i variants of R_q) → variant i+1 in the chat format of inference
 (`dppgrpo_core.models.chat.build_messages`); the loss covers the assistant reply only. The LoRA adapter
 in output_dir loads with `load_policy(adapter=output_dir)` and is GRPO's `init_adapter`.
+`--init_adapter DIR` continues an earlier SFT LoRA (say on new data) instead of starting a new one.
 Resume with `--resume_from_checkpoint output_dir/checkpoint-N` (or `true` for the latest).
 """
 
@@ -14,8 +15,13 @@ from __future__ import annotations
 
 import sys
 
-from .common import finish, load_tokenizer, policy_path, resume_arg, run_cli
-from .config import DataArguments, check_data_and_rewards, parse_recipe
+from .common import finish, load_model, load_tokenizer, policy_path, resume_arg, run_cli
+from .config import (
+    AdapterArguments,
+    DataArguments,
+    check_data_and_rewards,
+    parse_recipe,
+)
 from .examples import fits, load_rows, sft_examples
 
 
@@ -23,21 +29,25 @@ def main(argv: list[str]) -> None:
     from datasets import Dataset
     from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
-    data, args, model_args = parse_recipe((DataArguments, SFTConfig, ModelConfig), argv)
-    check_data_and_rewards(data)
+    data, adapter, args, model_args = parse_recipe((DataArguments, AdapterArguments, SFTConfig, ModelConfig), argv)
+    check_data_and_rewards(data, adapter=adapter)
     resume = resume_arg(args.resume_from_checkpoint, args.output_dir)  # nothing to resume: one line, now
     path = policy_path(model_args.model_name_or_path)
     tokenizer = load_tokenizer(path)
     examples = sft_examples(load_rows(data.dataset_path, "train"), data.max_previous)
     # Drop (not cut) examples over max_length: a cut target would never show where a prompt ends.
     train = Dataset.from_list(fits(examples, tokenizer, args.max_length) if args.max_length else examples)
-    args.model_init_kwargs = {**(args.model_init_kwargs or {}), "dtype": model_args.dtype or "float32"}
+    if adapter.init_adapter:  # continue an earlier LoRA (new data, more steps) rather than start a new one
+        model = load_model(path, adapter.init_adapter, model_args.dtype or "float32")
+    else:
+        model = path
+        args.model_init_kwargs = {**(args.model_init_kwargs or {}), "dtype": model_args.dtype or "float32"}
     trainer = SFTTrainer(
-        model=path,
+        model=model,
         args=args,
         train_dataset=train,
         processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
+        peft_config=None if adapter.init_adapter else get_peft_config(model_args),
     )
     trainer.train(resume_from_checkpoint=resume)
     finish(trainer, args.output_dir, title=f"SFT of {model_args.model_name_or_path}")
