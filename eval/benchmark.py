@@ -41,6 +41,7 @@ from dppgrpo_core.errors import ModelUnavailable, UserFacingError
 from dppgrpo_core.settings import Settings
 
 from . import metrics
+from .judge import keeps_subject_and_action
 from .prompts import sample_prompts, vbench_prompts
 from .report import runs_folder, write_report
 
@@ -104,6 +105,7 @@ def set_metrics(prompt: str, method: str, result: dict, embeddings: np.ndarray) 
     """Metrics of one prompt set from its sentence embeddings (rows in set order), plus its curves."""
     steps = result["steps"]
     n = len(steps)
+    keeps = [keeps_subject_and_action(s["prompt"], prompt) for s in steps]
     return {
         "prompt_id": prompt_id(prompt), "prompt": prompt, "method": method, "k": n,
         "vendi": metrics.vendi_score(embeddings),
@@ -116,6 +118,7 @@ def set_metrics(prompt: str, method: str, result: dict, embeddings: np.ndarray) 
         "curve": {
             "vendi": [metrics.vendi_score(embeddings[:j]) for j in range(1, n + 1)],
             "log_det": [metrics.dpp_log_det(embeddings[:j]) for j in range(1, n + 1)],
+            "vendi_faithful": [metrics.faithful_vendi(embeddings[:j], keeps[:j]) for j in range(1, n + 1)],
         },
     }
 

@@ -172,3 +172,22 @@ def clip_score(image_features, text_features) -> float | np.ndarray:
     txt_unit = txt / txt.norm(dim=1, keepdim=True).clamp_min(ZERO_NORM)
     per_frame = torch.einsum("vfd,vd->vf", img_unit, txt_unit)
     return per_frame.mean(dim=1).numpy()
+
+
+def faithful_vendi(vectors: np.ndarray, faithful: list[bool]) -> float:
+    """Vendi score of the faithful rows only: 0 with none, 1 with one.
+
+    The effective number of distinct prompts that keep q (eval.judge.keeps_subject_and_action), so
+    drifting from q cannot buy diversity.
+
+    >>> faithful_vendi(np.eye(3), [True, True, False])
+    2.0
+    >>> faithful_vendi(np.eye(3), [False, True, False]), faithful_vendi(np.eye(3), [False] * 3)
+    (1.0, 0.0)
+    """
+    keep = np.asarray(faithful, dtype=bool)
+    if keep.sum() == 0:
+        return 0.0
+    if keep.sum() == 1:
+        return 1.0
+    return float(vendi_score(np.asarray(vectors)[keep]))

@@ -35,7 +35,8 @@ PROMPT_METRICS = {  # column → header in the tables
     "pairwise_distance": "pairwise cos dist ↑",
     "relevance": "relevance cos(p,q)",
 }
-CURVE_METRICS = {"vendi": "Vendi score", "log_det": "log det(L + I)"}
+# vendi_faithful counts only the prompts that keep q (eval.metrics.faithful_vendi): drift cannot raise it.
+CURVE_METRICS = {"vendi": "Vendi score", "vendi_faithful": "Vendi of the prompts that keep q", "log_det": "log det(L + I)"}
 
 
 
@@ -69,8 +70,8 @@ def curve_frame(set_rows: list[dict], methods: list[str]) -> pd.DataFrame:
         for k in range(1, longest + 1):
             row = {"method": method, "k": k}
             for metric in CURVE_METRICS:
-                values = [c[metric][k - 1] for c in curves if len(c[metric]) >= k]
-                row[metric] = sum(values) / len(values)
+                values = [c[metric][k - 1] for c in curves if len(c.get(metric, ())) >= k]
+                row[metric] = sum(values) / len(values) if values else math.nan
             row["n_prompts"] = len([c for c in curves if len(c["vendi"]) >= k])
             out.append(row)
     return pd.DataFrame(out, columns=["method", "k", *CURVE_METRICS, "n_prompts"])
@@ -110,11 +111,12 @@ def curve_figure(curves: pd.DataFrame):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=len(CURVE_METRICS), subplot_titles=list(CURVE_METRICS.values()))
+    shown = [m for m in CURVE_METRICS if m in curves and curves[m].notna().any()]  # older folders lack some
+    fig = make_subplots(rows=1, cols=max(1, len(shown)), subplot_titles=[CURVE_METRICS[m] for m in shown])
     palette = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3"]
     for i, method in enumerate(dict.fromkeys(curves["method"]) if len(curves) else []):
         part = curves[curves["method"] == method]
-        for col, metric in enumerate(CURVE_METRICS, 1):
+        for col, metric in enumerate(shown, 1):
             fig.add_trace(
                 go.Scatter(x=part["k"], y=part[metric], mode="lines+markers", name=method, legendgroup=method,
                            showlegend=col == 1, line=dict(color=palette[i % len(palette)])),

@@ -49,7 +49,7 @@ from dppgrpo_core.errors import ModelUnavailable, UserFacingError
 from dppgrpo_core.settings import Settings
 
 from . import judge as judging
-from .metrics import vendi_score
+from .metrics import faithful_vendi, vendi_score
 from .prompts import sample_prompts, vbench_prompts
 
 ALL_METHODS = ("original", "iid", "dpp-rerank", "dpp-grpo", "composer", "dpp-compose")
@@ -114,22 +114,6 @@ def parse_rows(text: str, lambda_div: float | None = None, lambda_rel: float | N
 def _unit(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
-
-
-def faithful_vendi(vectors: np.ndarray, faithful: list[bool]) -> float:
-    """Vendi score of the faithful rows only: 0 with none, 1 with one (see the module doc).
-
-    >>> faithful_vendi(np.eye(3), [True, True, False])
-    2.0
-    >>> faithful_vendi(np.eye(3), [False, True, False]), faithful_vendi(np.eye(3), [False] * 3)
-    (1.0, 0.0)
-    """
-    keep = np.asarray(faithful, dtype=bool)
-    if keep.sum() == 0:
-        return 0.0
-    if keep.sum() == 1:
-        return 1.0
-    return float(vendi_score(np.asarray(vectors)[keep]))
 
 
 def score_set(query: str, prompts: list[str], encoders: dict[str, Encoder]) -> dict:

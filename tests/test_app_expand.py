@@ -68,7 +68,7 @@ def test_missing_policy_is_a_gradio_error_not_a_crash():
 @pytest.mark.parametrize("policy", ["/nonexistent/policy", "/etc", "Qwen/Qwen2-7B-Instruct", "../policy", 7])
 def test_a_policy_the_server_did_not_enable_is_refused_before_any_load(policy):
     stream = expand_stream(Settings(device="cpu"), QUERY, 2, "dpp-grpo", *OPTIONS, policy=policy)
-    with pytest.raises(gr.Error, match="Unknown policy: choose one of packaged:SmolLM2-135M-Instruct"):
+    with pytest.raises(gr.Error, match="Unknown policy: choose one of packaged:SmolLM2-135M-DPP-GRPO, packaged:SmolLM2-135M-Instruct"):
         next(stream)
 
 

@@ -57,6 +57,26 @@ def test_original_prompts_have_known_diversity(original_run):
     assert list(curves["k"]) == list(range(1, K + 1))
     assert curves["vendi"].to_numpy() == pytest.approx(np.ones(K))
     assert curves["log_det"].to_numpy() == pytest.approx(np.log1p(np.arange(1, K + 1)))
+    assert curves["vendi_faithful"].to_numpy() == pytest.approx(np.ones(K))  # q keeps q
+
+
+def test_the_faithful_curve_counts_only_the_prompts_that_keep_q():
+    from eval.benchmark import set_metrics
+
+    steps = [{"prompt": p, "relevance": 0.5} for p in
+             ("A wide shot of a dog running.", "A cat sleeping on a sofa.", "A close-up of a dog running at dusk.")]
+    row = set_metrics("a dog running", "m", {"steps": steps, "timing": {"total_s": 1, "generate_s": 1}}, np.eye(3))
+    assert row["curve"]["vendi"] == pytest.approx([1, 2, 3])  # the drifting cat counts as a mode here ...
+    assert row["curve"]["vendi_faithful"] == pytest.approx([1, 1, 2])  # ... and not here
+
+
+def test_a_folder_written_before_the_faithful_curve_still_plots():
+    from eval.report import curve_figure
+
+    old = pd.DataFrame({"method": ["iid", "iid"], "k": [1, 2], "vendi": [1.0, 1.5], "log_det": [0.7, 1.2],
+                        "n_prompts": [3, 3]})
+    figure = curve_figure(old)
+    assert len(figure.data) == 2 and [a.text for a in figure.layout.annotations] == ["Vendi score", "log det(L + I)"]
 
 
 def test_rerun_resumes_from_the_cache(original_run, monkeypatch):

