@@ -1,14 +1,13 @@
 """The composed warm start (issue 14): composer-taught SFT targets in the shared chat format."""
 
-import hashlib
 
 import pandas as pd
 import pytest
-import torch
 
 from dppgrpo_core.expand import composer
 from dppgrpo_core.models.chat import build_messages
 from eval.judge import keeps_subject_and_action, names_shot_camera_or_lens
+from tests.fakes import HashingEmbedder
 from training import compose_data
 from training.examples import (
     composed_rows,
@@ -20,20 +19,6 @@ from training.examples import (
 
 QUERIES = ["a red fox running on a quiet beach", "a chef sipping hot tea in an old library",
            "two kids flying a kite"]
-
-
-class HashingEmbedder:
-    """A bag-of-words embedder: deterministic and instant."""
-
-    def get_sentence_embedding_dimension(self):
-        return 64
-
-    def encode(self, texts, normalize_embeddings=True, **kwargs):
-        out = torch.zeros(len(texts), 64)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % 64] += 1.0
-        return torch.nn.functional.normalize(out, dim=1) if normalize_embeddings else out
 
 
 @pytest.mark.parametrize("query", QUERIES)

@@ -1,27 +1,14 @@
 """On-policy GRPO contexts (issue 14): the policy's own sets, written as inference writes them, bounded by K."""
 
-import hashlib
 
 import pandas as pd
 import pytest
-import torch
 
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.models.chat import build_messages
+from tests.fakes import HashingEmbedder
 from training import rollouts
 from training.examples import grpo_examples, load_rows
-
-
-class HashingEmbedder:
-    def get_sentence_embedding_dimension(self):
-        return 64
-
-    def encode(self, texts, normalize_embeddings=True, **kwargs):
-        out = torch.zeros(len(texts), 64)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % 64] += 1.0
-        return torch.nn.functional.normalize(out, dim=1) if normalize_embeddings else out
 
 
 class RecordingPolicy:

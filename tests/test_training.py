@@ -1,7 +1,6 @@
 """SFT and DPP-GRPO train a tiny random Llama offline; reward wrappers; recipe parsing and its errors."""
 
 import doctest
-import hashlib
 import importlib
 import json
 from pathlib import Path
@@ -12,27 +11,12 @@ from safetensors.torch import load_file
 
 from dppgrpo_core.maths import rewards as core
 from dppgrpo_core.models.chat import build_messages
+from tests.fakes import HashingEmbedder
 from training import build_data, grpo, sft
 from training.common import run_cli
 from training.rewards import DPPRewards
 
 CONFIGS = Path(__file__).resolve().parent.parent / "training" / "configs"
-
-
-class HashingEmbedder:
-    """A bag-of-words embedder (a hash bucket per word): deterministic, instant, and sensitive to wording."""
-
-    dim = 64
-
-    def get_sentence_embedding_dimension(self):
-        return self.dim
-
-    def encode(self, texts, normalize_embeddings=True, **kwargs):
-        out = torch.zeros(len(texts), self.dim)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
-        return torch.nn.functional.normalize(out, dim=1) if normalize_embeddings else out
 
 
 ROWS = [
