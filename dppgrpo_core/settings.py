@@ -42,7 +42,7 @@ def _default_cache_dir() -> str:
 class Settings:
     embedder: str = PACKAGED_EMBEDDER  # sentence-transformers model: packaged name, Hub id or local path
     policy: str = PACKAGED_TRAINED_POLICY  # causal LM that rewrites prompts: packaged name, Hub id or local path
-    adapter: str | None = None  # optional peft LoRA adapter folder on top of the policy (what training writes)
+    adapter: str | None = None  # optional peft LoRA folder on the policy's base weights (replaces the default's own)
     device: str = "auto"  # "auto" picks cuda when available, else cpu; or "cpu", "cuda", "cuda:1", ...
     cache_dir: str = field(default_factory=_default_cache_dir)  # converted models, rendered videos, benchmark caches
     image_encoder: str = PACKAGED_IMAGE_ENCODER  # video-frame features: packaged EfficientNet-Lite0, or a CLIP path / Hub id

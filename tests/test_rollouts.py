@@ -75,3 +75,11 @@ def test_the_command_refuses_a_missing_dataset_in_one_line(tmp_path, capsys):
     assert rollouts.main(["--dataset", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert "has no train.parquet" in err and "\n" not in err
+
+
+def test_the_command_refuses_a_dataset_without_training_rows_in_one_line(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"query": [], "variants": [], "split": []}).to_parquet(tmp_path / "data" / "train.parquet")
+    assert rollouts.main(["--dataset", str(tmp_path / "data"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no training rows" in err and "\n" not in err

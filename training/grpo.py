@@ -53,8 +53,8 @@ def main(argv: list[str]) -> None:
     path = policy_path(model_args.model_name_or_path)
     tokenizer = load_tokenizer(path)
     rows = load_rows(data.dataset_path, "train")
-    train = Dataset.from_list(grpo_examples(rows, data.contexts_per_query, data.data_seed_examples, data.max_previous,
-                                                 data.contexts))
+    examples = grpo_examples(rows, data.contexts_per_query, data.data_seed_examples, data.max_previous, data.contexts)
+    train = Dataset.from_list(examples)
     # The command line is an entry point: the environment (DPPGRPO_DEVICE, ...) is read here.
     rewards = DPPRewards(load_embedder(reward_args.embedder, settings=Settings.from_env()))
     model = load_model(path, adapter.init_adapter, model_args.dtype or "float32")

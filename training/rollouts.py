@@ -21,7 +21,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from dppgrpo_core import checks
 from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, whole
+from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import expand
 from dppgrpo_core.expand.config import MAX_K
 from dppgrpo_core.models.embedder import load_embedder
@@ -66,6 +68,8 @@ def _main(argv) -> int:
     check_data_and_rewards(DataArguments(dataset_path=args.dataset))
     out = check_out(args.out)
     rows = load_rows(args.dataset, "train")[: args.n_queries]
+    if not rows:
+        raise UserFacingError(f"{checks.shown(args.dataset)} has no training rows to roll out.")
     settings = Settings.from_args(args)  # an entry point: flags over the environment
     policy = load_policy(settings=settings)
     embedder = load_embedder(settings=settings)
