@@ -24,7 +24,7 @@ from dppgrpo_core.models.embedder import load_embedder  # noqa: E402
 from dppgrpo_core.expand import METHODS, run_expansion  # noqa: E402
 from dppgrpo_core.models.chat import build_messages  # noqa: E402
 from dppgrpo_core.models.policy import load_policy  # noqa: E402
-from dppgrpo_core.settings import Settings  # noqa: E402
+from dppgrpo_core.settings import POLICY_SETTINGS, Settings  # noqa: E402
 
 QUERY = "a dog playing with a ball at the beach"
 
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="one JSON line of timings per method, no KV-cache figures")
-    Settings.add_arguments(parser, only=("policy", "adapter", "device", "cache_dir"))
+    Settings.add_arguments(parser, only=(*POLICY_SETTINGS, "device", "cache_dir"))
     args = parser.parse_args()
     settings = Settings.from_args(args)
     policy = load_policy(settings=settings)  # loaded before timing: load time is not expansion time

@@ -31,6 +31,8 @@ PACKAGED_POLICIES = (PACKAGED_POLICY, PACKAGED_QWEN_05B, PACKAGED_QWEN_15B)
 # (BENCHMARKS.md); the untrained base stays one choice away (PACKAGED_POLICY).
 PACKAGED_TRAINED_POLICY = "packaged:SmolLM2-135M-DPP-GRPO"
 PACKAGED_IMAGE_ENCODER = "packaged:efficientnet-lite0"
+# The settings that choose and run a policy: every command line that expands a set offers these flags.
+POLICY_SETTINGS = ("policy", "adapter", "engine", "threads", "openai_base_url")
 
 
 def _default_cache_dir() -> str:
@@ -49,15 +51,23 @@ class Settings:
     video_model: str = "wan2.1"  # render backend: wan2.1, cogvideox, tiny-random-wan, or command:TEMPLATE
     annotations_db: str = "data/annotations.db"  # SQLite file of the human study (on a Space: a mounted storage path)
     media_root: str | None = None  # folder study clips may come from besides a manifest's own (the app's uploads: here)
+    engine: str = "auto"  # local policy engine: auto (ctranslate2 where it loads the policy, else transformers), ctranslate2, transformers
+    threads: str = "auto"  # CPU threads per model: auto (half the cores: a busy core stalls the others' spinning threads) or N
+    # The server of `--policy openai:MODEL`, by the openai client's own variables (OPENAI_BASE_URL, OPENAI_API_KEY).
+    openai_base_url: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)  # a secret: environment only, never a flag, never shown
 
     ENV_PREFIX = "DPPGRPO_"
+    # Settings read from another program's variable (the openai client's), not DPPGRPO_<FIELD>.
+    ENV_NAMES = {"openai_base_url": "OPENAI_BASE_URL", "openai_api_key": "OPENAI_API_KEY"}
+    NO_FLAG = ("openai_api_key",)  # a key on a command line is visible to every local user in `ps`
 
     @classmethod
     def from_env(cls, environ: dict | None = None) -> "Settings":
         environ = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
-            key = cls.ENV_PREFIX + f.name.upper()
+            key = cls.ENV_NAMES.get(f.name, cls.ENV_PREFIX + f.name.upper())
             if environ.get(key):
                 values[f.name] = environ[key]
         return cls(**values)
@@ -66,10 +76,11 @@ class Settings:
     def add_arguments(cls, parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
         """Add one `--field` flag per setting (default: the environment's value, else the default)."""
         for f in fields(cls):
-            if only is not None and f.name not in only:
+            if (only is not None and f.name not in only) or f.name in cls.NO_FLAG:
                 continue
             flag = "--" + f.name.replace("_", "-")
-            parser.add_argument(flag, dest=f.name, default=None, help=f"(env {cls.ENV_PREFIX}{f.name.upper()})")
+            env = cls.ENV_NAMES.get(f.name, cls.ENV_PREFIX + f.name.upper())
+            parser.add_argument(flag, dest=f.name, default=None, help=f"(env {env})")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: dict | None = None) -> "Settings":
@@ -80,6 +91,27 @@ class Settings:
     def resolved_device(self) -> str:
         """The device to run on: "auto" resolved, anything else checked (see `check_device`)."""
         return self.check_device()
+
+    def cpu_threads(self) -> int:
+        """CPU threads per model: "auto" is half the cores (at least 1), else the number given.
+
+        On a shared 2-core machine two spinning threads ran 4-7x slower than one whenever another job held
+        a core (BENCHMARKS.md, "Policy engines"), so auto leaves a core free.
+
+        >>> Settings(threads="3").cpu_threads()
+        3
+        """
+        from dppgrpo_core.errors import UserFacingError
+
+        if self.threads in ("auto", "", None):
+            return max(1, (os.cpu_count() or 2) // 2)
+        try:
+            value = int(self.threads)
+        except (TypeError, ValueError):
+            value = 0
+        if not 1 <= value <= 1024:
+            raise UserFacingError("threads must be auto or a whole number from 1 to 1024 (--threads / DPPGRPO_THREADS).")
+        return value
 
     def check_device(self) -> str:
         """The device setting, resolved and checked once for every loader (`resolve_device`).

@@ -19,11 +19,13 @@ from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import (
     DEFAULT_METHOD,
+    POLICY_METHODS,
     ExpandConfig,
     check_arguments,
     expand,
 )
 from dppgrpo_core.maths.dpp import cosine_kernel, log_det
+from dppgrpo_core.models.policy import LOCAL_TURNS
 from dppgrpo_core.sets import PromptSet
 from dppgrpo_core.settings import Settings
 from pages.context import (
@@ -207,6 +209,9 @@ def expand_stream(settings: Settings, prompt, k, method, seed, lambda_div, lambd
     for record in _records_with_ticks(records, tick):
         if record is None:
             status = step_status(method, k, steps, time.perf_counter() - step_start, config.n_candidates)
+            if LOCAL_TURNS.waiting and method in POLICY_METHODS:  # why a step takes longer than the estimate
+                status += (f" · the policy engine is shared with {LOCAL_TURNS.waiting} other waiting "
+                           "request(s): runs take turns prompt by prompt")
             if progress is not None:
                 progress((len(steps), k), desc=status.removeprefix("⏳ "))
             yield (status, skip, skip, skip, skip, skip, skip, skip)

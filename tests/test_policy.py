@@ -73,7 +73,7 @@ def test_adapter_changes_the_policy(tiny_policy_dir, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tiny_policy_dir)
     peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
     peft_model.save_pretrained(tmp_path / "adapter")
-    settings = Settings(device="cpu")
+    settings = Settings(device="cpu", engine="transformers")  # the logits themselves: the reference engine
     base = load_policy(str(tiny_policy_dir), settings=settings)
     tuned = load_policy(str(tiny_policy_dir), adapter=str(tmp_path / "adapter"), settings=settings)
     inputs = base.encode([build_messages("a cat", [])])

@@ -6,12 +6,13 @@ import pytest
 
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.models.chat import build_messages
+from dppgrpo_core.models.policy import Policy
 from tests.fakes import HashingEmbedder
 from training import rollouts
 from training.examples import grpo_examples, load_rows
 
 
-class RecordingPolicy:
+class RecordingPolicy(Policy):
     """Answers each call with a new numbered prompt and records the messages it was shown."""
 
     def __init__(self):

@@ -58,7 +58,7 @@ def test_the_shipped_adapter_is_small_and_has_a_model_card():
 
 @needs_shipped
 def test_the_shipped_adapter_loads_offline_and_changes_the_packaged_policy():
-    settings = Settings(device="cpu")
+    settings = Settings(device="cpu", engine="transformers")  # the logits themselves: the reference engine
     base = load_policy(PACKAGED_POLICY, settings=settings)
     trained = load_policy(PACKAGED_TRAINED_POLICY, settings=settings)
     assert trained.adapter == str(TRAINED_ADAPTER_DIR)
@@ -73,8 +73,8 @@ def test_a_corrupt_adapter_file_is_one_line(tmp_path, monkeypatch):
     shutil.copytree(TRAINED_ADAPTER_DIR, folder)
     (folder / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
     monkeypatch.setattr(policy_module, "TRAINED_ADAPTER_DIR", folder)
-    policy_module._load.cache_clear()  # the shipped adapter may be loaded already under the same key
+    # A new process: the shipped adapter may be loaded already under the same key.
+    monkeypatch.setattr(policy_module, "_LOADED", type(policy_module._LOADED)())
     with pytest.raises(ModelUnavailable) as excinfo:
-        load_policy(PACKAGED_TRAINED_POLICY, settings=Settings(device="cpu"))
-    policy_module._load.cache_clear()
+        load_policy(PACKAGED_TRAINED_POLICY, settings=Settings(device="cpu", cache_dir=str(tmp_path / "cache")))
     assert "adapter" in one_line(excinfo)

@@ -28,7 +28,7 @@ from dppgrpo_core.expand import expand
 from dppgrpo_core.expand.config import MAX_K
 from dppgrpo_core.models.embedder import load_embedder
 from dppgrpo_core.models.policy import load_policy
-from dppgrpo_core.settings import Settings
+from dppgrpo_core.settings import POLICY_SETTINGS, Settings
 
 from .build_data import check_out
 from .config import DataArguments, check_data_and_rewards
@@ -63,7 +63,7 @@ def _main(argv) -> int:
     parser.add_argument("--seed", type=seed(), default=0)
     parser.add_argument("--temperature", type=real(0, 2), default=0.8)
     parser.add_argument("--out", required=True, help="output folder")
-    Settings.add_arguments(parser, only=("policy", "adapter", "embedder", "device", "cache_dir"))
+    Settings.add_arguments(parser, only=(*POLICY_SETTINGS, "embedder", "device", "cache_dir"))
     args = parser.parse_args(argv)
     check_data_and_rewards(DataArguments(dataset_path=args.dataset))
     out = check_out(args.out)

@@ -11,10 +11,10 @@ dppgrpo_core.expand`). A finished set travels as a `dppgrpo_core.sets.PromptSet`
 """
 
 from dppgrpo_core.expand.config import MAX_K, MAX_SEED, ExpandConfig, check_query
-from dppgrpo_core.expand.methods import DEFAULT_METHOD, METHOD_NOTES, METHODS, ExpandRun
+from dppgrpo_core.expand.methods import DEFAULT_METHOD, METHOD_NOTES, METHODS, POLICY_METHODS, ExpandRun
 from dppgrpo_core.expand.run import check_arguments, expand, format_table, run_expansion
 from dppgrpo_core.expand.scoring import Choice, SetScorer, StepRecord
 
 __all__ = ["MAX_K", "MAX_SEED", "ExpandConfig", "check_query", "DEFAULT_METHOD", "METHOD_NOTES", "METHODS",
-           "ExpandRun", "check_arguments", "expand", "format_table", "run_expansion", "Choice", "SetScorer",
+           "POLICY_METHODS", "ExpandRun", "check_arguments", "expand", "format_table", "run_expansion", "Choice", "SetScorer",
            "StepRecord"]

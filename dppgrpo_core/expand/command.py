@@ -9,7 +9,7 @@ from dppgrpo_core import cli
 from dppgrpo_core.expand.config import MAX_K, MAX_SEED, ExpandConfig
 from dppgrpo_core.expand.methods import DEFAULT_METHOD, METHOD_NOTES, METHODS
 from dppgrpo_core.expand.run import check_arguments, format_table, run_expansion
-from dppgrpo_core.settings import Settings
+from dppgrpo_core.settings import POLICY_SETTINGS, Settings
 
 
 def _main(argv: list[str]) -> int:
@@ -21,7 +21,7 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=cli.seed(), default=0, help=f"a whole number from 0 to {MAX_SEED}")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     ExpandConfig.add_arguments(parser)
-    Settings.add_arguments(parser, only=("policy", "adapter", "embedder", "device", "cache_dir"))
+    Settings.add_arguments(parser, only=(*POLICY_SETTINGS, "embedder", "device", "cache_dir"))
     args = parser.parse_args(argv)
     query = check_arguments(args.query, args.k, args.method)
     config = ExpandConfig.from_args(args)

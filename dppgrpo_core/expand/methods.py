@@ -36,10 +36,14 @@ class ExpandRun:
     policy_loader: Callable[[], Policy]
     config: ExpandConfig = field(default_factory=ExpandConfig)
     prompts: list[str] = field(default_factory=list)  # the set so far, filled in by `expand`
+    _policy: Policy | None = field(default=None, repr=False)
 
     @property
     def policy(self) -> Policy:
-        return self.policy_loader()
+        """The policy for this run, loaded on first use and seeded once for the whole set (`Policy.stream`)."""
+        if self._policy is None:
+            self._policy = self.policy_loader().stream(self.step_seed(0))
+        return self._policy
 
     def step_seed(self, step: int, attempt: int = 0) -> int:
         # Distinct for every (seed, step, attempt) with step < 1000 and attempt < 101: the primes
@@ -189,6 +193,8 @@ METHODS: dict[str, Callable[[ExpandRun], Iterator[Choice]]] = {
     "original": method_original,
     "dpp-rerank": method_dpp_rerank,
 }
+# The methods that run the language policy (the others need only the embedder): what waits for a policy engine.
+POLICY_METHODS = ("dpp-grpo", "iid", "dpp-rerank")
 # One line each, for the app and --help.
 METHOD_NOTES = {
     "dpp-compose": "q word for word in a cinematic frame over ten axes; each step keeps the candidate with the "
