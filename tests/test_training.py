@@ -116,37 +116,92 @@ def test_docstring_examples(name):
 # --- recipes and their errors -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("recipe", sorted(p.name for p in CONFIGS.glob("*.yaml")))
-def test_every_recipe_parses(recipe):
+RECIPES = sorted(p.name for p in CONFIGS.glob("*.yaml") if p.name != "base.yaml")
+
+
+def recipe_types(name: str):
     from trl import GRPOConfig, ModelConfig, SFTConfig
 
-    from training.config import (
-        AdapterArguments,
-        DataArguments,
-        RewardArguments,
-        parse_recipe,
-    )
+    from training.config import AdapterArguments, DataArguments, RewardArguments
 
-    types = (DataArguments, AdapterArguments, SFTConfig, ModelConfig) if recipe.startswith("sft") else \
+    return (DataArguments, AdapterArguments, SFTConfig, ModelConfig) if name.startswith("sft") else \
         (DataArguments, RewardArguments, AdapterArguments, GRPOConfig, ModelConfig)
-    parsed = parse_recipe(types, ["--config", str(CONFIGS / recipe), "--max_steps", "3", "--bf16", "false"])
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_recipe_parses(recipe):
+    from training.config import parse_recipe
+
+    parsed = parse_recipe(recipe_types(recipe), ["--config", str(CONFIGS / recipe), "--max_steps", "3",
+                                                 "--bf16", "false"])
     args = parsed[-2]
     assert args.max_steps == 3  # a flag overrides the YAML
     assert parsed[0].dataset_path and parsed[-1].model_name_or_path
+    if recipe.startswith("grpo"):  # λ weighs each reward on one scale unless a recipe says otherwise
+        assert args.multi_objective_aggregation == "normalize_then_sum"
 
 
-@pytest.mark.parametrize("name, weights", [("relevance_only", (0.0, 1.0)), ("dpp_only", (1.0, 0.0)),
-                                           ("full", (0.5, 0.5))])
-def test_ablations_differ_from_the_cpu_recipe_only_in_the_weights(name, weights):
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_an_override_holds_only_what_it_changes(recipe):
     import yaml
 
-    base = yaml.safe_load((CONFIGS / "grpo_smollm2_cpu.yaml").read_text())
-    ablation = yaml.safe_load((CONFIGS / f"grpo_ablation_{name}.yaml").read_text())
-    assert (ablation.pop("lambda_div"), ablation.pop("lambda_rel")) == weights
-    assert ablation.pop("output_dir") == f"runs/grpo-ablation-{name}"
-    for key in ("lambda_div", "lambda_rel", "output_dir"):
-        base.pop(key)
-    assert ablation == base
+    from training.config import read_recipe
+
+    own = yaml.safe_load((CONFIGS / recipe).read_text())
+    if "paper" in recipe:  # the paper's recipes stand alone (another model and machine; see their header)
+        assert "base" not in own
+        return
+    inherited = read_recipe(CONFIGS / own.pop("base"), recipe_types(recipe))
+    assert [key for key, value in own.items() if inherited.get(key, object()) == value] == []
+    assert read_recipe(CONFIGS / recipe, recipe_types(recipe))["model_name_or_path"] == \
+        yaml.safe_load((CONFIGS / "base.yaml").read_text())["model_name_or_path"]  # every chain ends at base.yaml
+
+
+def test_the_shipped_adapter_names_the_recipes_that_made_it():
+    import yaml
+
+    from training.config import read_recipe
+
+    card = (CONFIGS.parent.parent / "models" / "SmolLM2-135M-DPP-GRPO" / "README.md").read_text()
+    stages = yaml.safe_load(card.split("---")[1])["recipe"]
+    recipes = [read_recipe(CONFIGS.parent.parent / stage, recipe_types(Path(stage).name)) for stage in stages]
+    assert [Path(s).name for s in stages] == ["sft_compose_cpu.yaml", "sft_compose_v2_cpu.yaml",
+                                              "grpo_compose_v2_cpu.yaml"]
+    assert "init_adapter" not in recipes[0]
+    for before, after in zip(recipes, recipes[1:]):
+        assert after["init_adapter"] == before["output_dir"]  # each stage continues the one before
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"a.yaml": "base: a.yaml\nmax_steps: 2\n"}, "bases in a row"),
+    ({"a.yaml": "base: b.yaml\n", "b.yaml": "base: a.yaml\n"}, "bases in a row"),
+    ({"a.yaml": "base: missing.yaml\n"}, "does not exist"),
+    ({"a.yaml": "base: b.yaml\n", "b.yaml": "num_generation: 4\n"}, "unknown field 'num_generation'"),
+    ({"a.yaml": "base: [b.yaml]\n"}, "base must name another recipe file"),
+])
+def test_a_bad_base_chain_is_one_line(tmp_path, capsys, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert run_cli(grpo.main, ["--config", str(tmp_path / "a.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and "\n" not in err
+
+
+def test_an_override_wins_over_its_base_and_a_flag_over_both(tmp_path):
+    from training.config import parse_recipe
+
+    (tmp_path / "base.yaml").write_text("max_steps: 5\nlearning_rate: 1.0e-4\nseed: 3\n")
+    (tmp_path / "run.yaml").write_text("base: base.yaml\nmax_steps: 7\n")
+    parsed = parse_recipe(recipe_types("grpo"), ["--config", str(tmp_path / "run.yaml"), "--seed", "4"])
+    args = parsed[-2]
+    assert (args.max_steps, args.learning_rate, args.seed) == (7, 1e-4, 4)
+
+
+def test_reward_weights_are_refused_in_favour_of_lambda(dataset_dir, tmp_path, capsys):
+    argv = ["--dataset_path", str(dataset_dir), "--output_dir", str(tmp_path / "o"), "--reward_weights", "0.5", "0.5"]
+    assert run_cli(grpo.main, argv) == 2
+    err = capsys.readouterr().err
+    assert "lambda_div / lambda_rel, not reward_weights" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("yaml_text, message", [
@@ -185,7 +240,7 @@ def tiny_flags(policy_dir, data_dir, out):
 @pytest.fixture(scope="module")
 def sft_adapter(tiny_policy_dir, dataset_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("sft")
-    argv = ["--config", str(CONFIGS / "sft_smollm2_cpu.yaml"), *tiny_flags(tiny_policy_dir, dataset_dir, out),
+    argv = ["--config", str(CONFIGS / "sft_compose_cpu.yaml"), *tiny_flags(tiny_policy_dir, dataset_dir, out),
             "--per_device_train_batch_size", "2", "--max_length", "192", "--max_previous", "2"]
     assert run_cli(sft.main, argv) == 0
     return out
@@ -210,7 +265,7 @@ def test_sft_two_steps_train_the_lora_adapter(sft_adapter, tiny_policy_dir):
 def test_sft_continues_an_earlier_adapter_instead_of_starting_a_new_one(sft_adapter, tiny_policy_dir, dataset_dir,
                                                                         tmp_path):
     out = tmp_path / "sft-more"
-    argv = ["--config", str(CONFIGS / "sft_smollm2_cpu.yaml"), *tiny_flags(tiny_policy_dir, dataset_dir, out),
+    argv = ["--config", str(CONFIGS / "sft_compose_cpu.yaml"), *tiny_flags(tiny_policy_dir, dataset_dir, out),
             "--per_device_train_batch_size", "2", "--max_length", "192", "--max_previous", "2",
             "--init_adapter", str(sft_adapter), "--max_steps", "1"]
     assert run_cli(sft.main, argv) == 0

@@ -13,6 +13,7 @@ left out, and the card reports the overlap that remains (0).
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import statistics
@@ -187,7 +188,8 @@ same normalised text, or a MiniLM cosine ≥ {vbench_near}, were left out while 
 """
 
 
-def write(rows: list[dict], stats: dict, out: Path) -> None:
+def write_dataset(rows: list[dict], stats: dict, card: str, out: Path) -> None:
+    """OUT/train.parquet, OUT/test.parquet, OUT/stats.json and the card OUT/README.md (training.compose_data's too)."""
     from datasets import Dataset
 
     out.mkdir(parents=True, exist_ok=True)
@@ -197,9 +199,11 @@ def write(rows: list[dict], stats: dict, out: Path) -> None:
         data = Dataset.from_list(part) if part else Dataset.from_dict({"query": [], "variants": [], "split": []})
         data.to_parquet(str(out / f"{split}.parquet"))
     (out / "stats.json").write_text(json.dumps(stats, indent=2))
-    import math
+    (out / "README.md").write_text(card)
 
-    (out / "README.md").write_text(CARD.format(**stats, vbench_near=VBENCH_NEAR, max_log_det=stats["k"] * math.log(2)))
+
+def write(rows: list[dict], stats: dict, out: Path) -> None:
+    write_dataset(rows, stats, CARD.format(**stats, vbench_near=VBENCH_NEAR, max_log_det=stats["k"] * math.log(2)), out)
 
 
 def check_out(out: str) -> Path:

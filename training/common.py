@@ -50,16 +50,26 @@ def load_model(path: str, init_adapter: str | None, dtype: str):
     return model
 
 
-def finish(trainer, output_dir: str, title: str) -> None:
-    """Save the adapter and tokenizer, the log history and the plot of the reward / loss curves."""
+def run_trainer(trainer_class, model, args, train_dataset, tokenizer, adapter, model_args, resume, title: str,
+                **extra):
+    """Build trl's trainer (a fresh LoRA from the model arguments unless `adapter.init_adapter` continues
+    one), train, resuming when asked, and save the adapter and tokenizer, the log history and the plot of
+    the reward / loss curves in `args.output_dir`. Returns the trainer."""
+    from trl import get_peft_config
+
     from .plots import training_curves
 
+    trainer = trainer_class(model=model, args=args, train_dataset=train_dataset, processing_class=tokenizer,
+                            peft_config=None if adapter.init_adapter else get_peft_config(model_args), **extra)
+    trainer.train(resume_from_checkpoint=resume)
+    output_dir = args.output_dir
     trainer.save_model(output_dir)
     history = trainer.state.log_history
     (Path(output_dir) / "log_history.json").write_text(json.dumps(history, indent=1))
     figure = training_curves(history, title=title)
     if figure is not None:
         figure.write_html(str(Path(output_dir) / "training_curves.html"), include_plotlyjs=True)
+    return trainer
 
 
 def resume_arg(value, output_dir: str | None = None):

@@ -13,7 +13,6 @@ a VBench prompt (the evaluation set) are left out, as in training.build_data.
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 import sys
@@ -28,7 +27,7 @@ from dppgrpo_core.models.embedder import embed, load_embedder
 from dppgrpo_core.settings import Settings
 
 from .architect import all_base_prompts, with_suffixes
-from .build_data import VBenchFilter, check_out, vbench_texts
+from .build_data import VBenchFilter, check_out, vbench_texts, write_dataset
 from .examples import composed_rows
 
 RANKED_VALUES = tuple(dict.fromkeys(composer.PLACES + composer.SETTING_DETAILS + composer.LIGHTS + composer.WEATHERS))
@@ -114,15 +113,7 @@ with axis values the set has not used yet. Built with
 
 
 def write(rows: list[dict], stats: dict, out: Path) -> None:
-    from datasets import Dataset
-
-    out.mkdir(parents=True, exist_ok=True)
-    for split in ("train", "test"):
-        part = [r for r in rows if r["split"] == split]
-        data = Dataset.from_list(part) if part else Dataset.from_dict({"query": [], "variants": [], "split": []})
-        data.to_parquet(str(out / f"{split}.parquet"))
-    (out / "stats.json").write_text(json.dumps(stats, indent=2))
-    (out / "README.md").write_text(CARD.format(**stats))
+    write_dataset(rows, stats, CARD.format(**stats), out)
 
 
 def _main(argv) -> int:

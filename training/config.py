@@ -1,17 +1,20 @@
-"""Recipe arguments and their parsing: a YAML recipe plus flags, any field overridable, clear errors.
+"""Recipe arguments and their parsing: a YAML recipe on its base, plus flags, any field overridable, clear errors.
 
     data, rewards, grpo, model = parse_recipe((DataArguments, RewardArguments, GRPOConfig, ModelConfig),
                                               ["--config", "training/configs/grpo_smoke.yaml", "--max_steps", "2"])
 
-Parsing is trl's `TrlParser` (YAML values become defaults, flags win). Before it runs, the YAML is
-checked here (readable, a mapping, only known fields, values of the right type) and every problem
-becomes one `UserFacingError` line, which the commands print before exiting with status 2.
+A recipe holds only what it changes: `base: other.yaml` (a path beside it) names the recipe it
+starts from, whose fields it overrides, and so on down to `training/configs/base.yaml`. The
+merged fields become the defaults of trl's `TrlParser` and flags win, as with trl's own `--config`.
+Each file is checked here first (readable, a mapping, only known fields, values of the right
+type), the parsed numbers once after (`check_numbers`); every problem becomes one
+`UserFacingError` line, which the commands print before exiting with status 2.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -23,6 +26,7 @@ from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 
 MAX_CONFIG_BYTES = 1_000_000  # a recipe is a few dozen lines
+MAX_BASES = 8  # recipes on recipes: a longer chain is a mistake (or a cycle)
 
 
 @dataclass
@@ -38,12 +42,17 @@ class DataArguments:
                 "rollout, a dataset from training.rollouts)"})
 
 
+# λ is lambda_div / lambda_rel in training as at inference (ExpandConfig), and trl's reward_weights is only
+# where grpo.py hands them over. The defaults differ on purpose: training uses the paper's equal weights
+# (they made the shipped adapter); ExpandConfig's 0.65 / 0.35 were measured best for dpp-compose at
+# inference (BENCHMARKS.md), a method nothing trains.
+TRAINING_LAMBDA_DIV, TRAINING_LAMBDA_REL = 0.5, 0.5
+
+
 @dataclass
 class RewardArguments:
-    # The paper trains with equal weights; the app's ExpandConfig weights (0.65 / 0.35) were chosen for the
-    # composer method at inference (BENCHMARKS.md) and are a separate choice.
-    lambda_div: float = field(default=0.5, metadata={"help": "weight of the DPP marginal gain (trl reward_weights[0])"})
-    lambda_rel: float = field(default=0.5, metadata={"help": "weight of the relevance reward (trl reward_weights[1])"})
+    lambda_div: float = field(default=TRAINING_LAMBDA_DIV, metadata={"help": "weight of the DPP marginal gain"})
+    lambda_rel: float = field(default=TRAINING_LAMBDA_REL, metadata={"help": "weight of the relevance reward"})
     embedder: str | None = field(default=None, metadata={"help": "sentence embedder of the rewards (default: settings)"})
 
 
@@ -122,7 +131,13 @@ def check_yaml(path: str, dataclass_types) -> dict:
         for f in fields(cls):
             known.setdefault(f.name, hints.get(f.name))
     for key, value in data.items():
-        if key == "env":
+        if key == "env":  # trl's: environment variables the run sets
+            if not isinstance(value, dict):
+                raise UserFacingError(f"config file {shown}: env must be a mapping of NAME: value")
+            continue
+        if key == "base":
+            if not isinstance(value, str) or not value.strip():
+                raise UserFacingError(f"config file {shown}: base must name another recipe file")
             continue
         if key not in known:
             close = difflib.get_close_matches(str(key), list(known), n=1)
@@ -134,19 +149,49 @@ def check_yaml(path: str, dataclass_types) -> dict:
     return data
 
 
+def read_recipe(path: str | os.PathLike, dataclass_types) -> dict:
+    """The recipe's fields merged onto those of its `base:` chain (the file's own win); UserFacingError on a
+    bad file, an unknown field or a chain longer than MAX_BASES."""
+    chain, file = [], Path(path)
+    while True:
+        data = check_yaml(str(file), dataclass_types)
+        chain.append(data)
+        if "base" not in data:
+            break
+        if len(chain) > MAX_BASES:
+            raise UserFacingError(f"config file {checks.shown(str(path))}: more than {MAX_BASES} bases in a row "
+                                  "(is there a cycle?)")
+        file = file.parent / data["base"]
+    merged: dict = {}
+    for data in reversed(chain):
+        merged.update({key: value for key, value in data.items() if key != "base"})
+    return merged
+
+
 def parse_recipe(dataclass_types, argv: list[str]) -> tuple:
     """Instances of `dataclass_types` from `--config FILE` (optional) and flags; UserFacingError on any problem."""
     argv = list(argv)
+    recipe: dict = {}
     if "--config" in argv:
         i = argv.index("--config")
         if i + 1 >= len(argv):
             raise UserFacingError("--config needs a YAML file")
-        check_yaml(argv[i + 1], dataclass_types)
+        recipe = read_recipe(argv[i + 1], dataclass_types)
+        del argv[i : i + 2]
+    for name, value in recipe.pop("env", {}).items():  # as trl's own --config does
+        os.environ[str(name)] = str(value)
+    names = {f.name for cls in dataclass_types for f in fields(cls)}
+    defaults = {}
+    if "bf16" in names and not _has_accelerator():
+        defaults["bf16"] = False  # trl defaults to bf16, which a CPU refuses; the recipe still wins
+    if "multi_objective_aggregation" in names:
+        # λ weighs each reward on one scale, as the app's pick does (dppgrpo_core.maths.rewards.balanced_reward):
+        # Δ in (0, log 2] would otherwise be drowned by relevance whatever λ says. A recipe may still choose.
+        defaults["multi_objective_aggregation"] = "normalize_then_sum"
     parser = _one_line_parser(dataclass_types)
-    if any(f.name == "bf16" for cls in dataclass_types for f in fields(cls)) and not _has_accelerator():
-        parser.set_defaults_with_config(bf16=False)  # trl defaults to bf16, which a CPU refuses; the YAML still wins
+    parser.set_defaults_with_config(**{**defaults, **recipe})
     try:
-        parsed = tuple(parser.parse_args_and_config(argv))
+        parsed = tuple(parser.parse_args_into_dataclasses(argv))
     except UserFacingError:
         raise
     except (ValueError, TypeError) as exc:  # trl / transformers validation of the training arguments
@@ -167,9 +212,7 @@ def check_numbers(instances) -> None:
             value = getattr(instance, f.name, None)
             if isinstance(value, float) and not isinstance(value, bool):
                 low, high = RANGES.get(f.name, (None, None))
-                checks.number(value, f.name, low, high)
-                if not math.isfinite(value):  # pragma: no cover - checks.number refuses these
-                    raise UserFacingError(f"{f.name} must be a finite number, got {value}.")
+                checks.number(value, f.name, low, high)  # NaN and infinity are refused there too
 
 
 def _has_accelerator() -> bool:
@@ -190,10 +233,7 @@ def check_data_and_rewards(data: DataArguments, rewards: RewardArguments | None 
         )
     if data.max_previous < 0 or data.contexts_per_query < 1:
         raise UserFacingError("max_previous must be ≥ 0 and contexts_per_query ≥ 1")
-    if rewards is not None:
-        checks.number(rewards.lambda_div, "lambda_div", 0, RANGES["lambda_div"][1])
-        checks.number(rewards.lambda_rel, "lambda_rel", 0, RANGES["lambda_rel"][1])
-        if rewards.lambda_div < 0 or rewards.lambda_rel < 0 or rewards.lambda_div + rewards.lambda_rel == 0:
-            raise UserFacingError("lambda_div and lambda_rel must be ≥ 0 and not both 0")
+    if rewards is not None and rewards.lambda_div + rewards.lambda_rel == 0:  # ranges: check_numbers, at parsing
+        raise UserFacingError("lambda_div and lambda_rel cannot both be 0")
     if adapter is not None and adapter.init_adapter and not (Path(adapter.init_adapter) / "adapter_config.json").is_file():
         raise UserFacingError(f"init_adapter {adapter.init_adapter} is not a LoRA folder (no adapter_config.json)")

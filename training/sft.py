@@ -1,7 +1,7 @@
 """SFT warm start: teach the policy to write the next prompt of a diverse set, with trl's SFTTrainer + LoRA.
 
-    python -m training.sft --config training/configs/sft_smollm2_cpu.yaml
-    python -m training.sft --config training/configs/sft_smollm2_cpu.yaml --output_dir /tmp/sft --max_steps 2
+    python -m training.sft --config training/configs/sft_compose_cpu.yaml                 # the first warm start
+    python -m training.sft --config training/configs/sft_compose_v2_cpu.yaml --output_dir /tmp/sft --max_steps 2
     accelerate launch --num_processes 4 -m training.sft --config training/configs/sft_qwen2_7b_paper.yaml
 
 Each example is (s, q, the first i variants of R_q) → variant i+1 in the chat format of inference
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import finish, load_model, load_tokenizer, policy_path, resume_arg, run_cli
+from .common import load_model, load_tokenizer, policy_path, resume_arg, run_cli, run_trainer
 from .config import (
     AdapterArguments,
     DataArguments,
@@ -27,7 +27,7 @@ from .examples import fits, load_rows, sft_examples
 
 def main(argv: list[str]) -> None:
     from datasets import Dataset
-    from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
+    from trl import ModelConfig, SFTConfig, SFTTrainer
 
     data, adapter, args, model_args = parse_recipe((DataArguments, AdapterArguments, SFTConfig, ModelConfig), argv)
     check_data_and_rewards(data, adapter=adapter)
@@ -42,15 +42,8 @@ def main(argv: list[str]) -> None:
     else:
         model = path
         args.model_init_kwargs = {**(args.model_init_kwargs or {}), "dtype": model_args.dtype or "float32"}
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=train,
-        processing_class=tokenizer,
-        peft_config=None if adapter.init_adapter else get_peft_config(model_args),
-    )
-    trainer.train(resume_from_checkpoint=resume)
-    finish(trainer, args.output_dir, title=f"SFT of {model_args.model_name_or_path}")
+    trainer = run_trainer(SFTTrainer, model, args, train, tokenizer, adapter, model_args, resume,
+                          f"SFT of {model_args.model_name_or_path}")
     trainer.accelerator.print(f"SFT adapter saved to {args.output_dir} ({len(train)} examples)")
 
 
