@@ -18,14 +18,19 @@
     dppgrpo_core.errors.UserFacingError: prompt contains a control character (U+0000).
 
 Messages show the offending value through `repr`, cut short, so a huge value, a newline or a lone
-surrogate never reaches a terminal or a JSON answer raw.
+surrogate never reaches a terminal or a JSON answer raw. Files and JSON from outside are read here too
+(`read_file`, `json_value`), and every CSV export writes its cells through `csv_cell`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
+import os
 import re
+import stat
+import unicodedata
 
 from dppgrpo_core.errors import UserFacingError
 
@@ -107,6 +112,138 @@ def text(value, name: str, max_chars: int = 2000, multiline: bool = False, allow
         raise UserFacingError(f"{name} contains a control character (U+{ord(bad.group()):04X}).")
     if len(value) > max_chars:
         raise UserFacingError(f"{name} is too long ({len(value):,} characters; at most {max_chars:,}).")
-    if not allow_empty and not value.strip():
+    if not allow_empty and not stripped(value):
         raise UserFacingError(f"{name} is empty.")
     return value
+
+
+def stripped(value: str) -> str:
+    """The text without whitespace or invisible format characters (zero-width spaces, joiners, a BOM) at
+    either end, so a value made only of those counts as blank.
+
+    >>> stripped("\\u200b a dog \\ufeff")
+    'a dog'
+    """
+    start, end = 0, len(value)
+    while start < end and _blank(value[start]):
+        start += 1
+    while end > start and _blank(value[end - 1]):
+        end -= 1
+    return value[start:end]
+
+
+def _blank(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch) == "Cf"
+
+
+# ----- files and JSON from outside -----
+MAX_JSON_DIGITS = 100  # digits of one JSON integer: a seed needs 19; Python itself stops at 4,300, vaguely
+
+
+def read_file(path, max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most `max_bytes`; UserFacingError (one line) for a missing file, a
+    folder, a device (/dev/zero), a FIFO or socket (never waited on), or a file that reads past the limit
+    (/proc files claim a size of 0).
+
+        data = read_file("set.json", 10_000_000, "prompts file")
+    """
+    name = shown(str(path))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # non-blocking: opening a FIFO must not wait for a writer
+    except FileNotFoundError:
+        raise UserFacingError(f"No such {what}: {name}.") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise UserFacingError(f"Cannot read the {what} {name}: {getattr(exc, 'strerror', None) or exc}.") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise UserFacingError(f"The {what} {name} is a folder; give a file.")
+        if not stat.S_ISREG(mode):
+            raise UserFacingError(f"The {what} {name} is not a regular file (a device, a pipe or a socket).")
+        with os.fdopen(os.dup(fd), "rb") as file:
+            data = file.read(max_bytes + 1)
+    except OSError as exc:
+        raise UserFacingError(f"Cannot read the {what} {name}: {exc.strerror or exc}.") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise UserFacingError(f"The {what} {name} is larger than {max_bytes:,} bytes.")
+    return data
+
+
+class _NotStrict(ValueError):
+    pass
+
+
+def _object(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _NotStrict(f"the key {shown(key)} appears twice in one object")
+        seen[key] = value
+    return seen
+
+
+def _integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_JSON_DIGITS:
+        raise _NotStrict(f"a number has {len(digits.lstrip('-')):,} digits (at most {MAX_JSON_DIGITS})")
+    return int(digits)
+
+
+def _real(digits: str) -> float:
+    value = float(digits)
+    if not math.isfinite(value):
+        raise _NotStrict(f"{shown(digits)} is too large a number")
+    return value
+
+
+def _constant(word: str):
+    raise _NotStrict(f"{word} is not a JSON number")
+
+
+def json_value(text, name: str):
+    """The JSON value of `text` (str, or bytes in UTF-8), read strictly: no NaN or infinity, no key twice in one
+    object, no integer past MAX_JSON_DIGITS digits; UserFacingError (one line) naming `name` otherwise, also for
+    text nested too deeply to read.
+
+    >>> json_value('{"k": 8}', "The set")
+    {'k': 8}
+    >>> json_value('{"k": 8, "k": 9}', "The set")
+    Traceback (most recent call last):
+    ...
+    dppgrpo_core.errors.UserFacingError: The set: not strict JSON (the key 'k' appears twice in one object).
+    """
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return json.loads(text, object_pairs_hook=_object, parse_int=_integer, parse_float=_real,
+                          parse_constant=_constant)
+    except UnicodeDecodeError:
+        raise UserFacingError(f"{name}: not JSON (not UTF-8 text).") from None
+    except json.JSONDecodeError as exc:
+        raise UserFacingError(f"{name}: not JSON ({exc.msg}, line {exc.lineno} column {exc.colno}).") from None
+    except _NotStrict as exc:
+        raise UserFacingError(f"{name}: not strict JSON ({exc}).") from None
+    except RecursionError:
+        raise UserFacingError(f"{name}: not JSON this reads (nested too deeply, brackets inside brackets).") from None
+
+
+# ----- exports -----
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A value as a CSV cell that no spreadsheet runs as a formula: text beginning with = + - @ (or a tab or
+    carriage return) gets a leading apostrophe, unless it is a number; everything else is unchanged.
+
+    >>> csv_cell("=cmd|' /C calc'!A0"), csv_cell("-1.5"), csv_cell(-2), csv_cell("a dog")
+    ("'=cmd|' /C calc'!A0", '-1.5', -2, 'a dog')
+    """
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    try:
+        if math.isfinite(float(value)):
+            return value
+    except ValueError:
+        pass
+    return "'" + value

@@ -36,7 +36,8 @@ def one_line(message: str) -> str:
 def run_main(main_fn, argv=None) -> int:
     """Run `main_fn(argv)` (argv defaults to sys.argv[1:]) and return its status (None counts as 0).
 
-    A UserFacingError, and an argument that is not valid UTF-8, print `error: <message>` on one line of
+    A UserFacingError, an argument that is not valid UTF-8, and an OSError no one caught (a --cache-dir under
+    /proc, a read-only disk: the place is named, never a traceback) print `error: <message>` on one line of
     stderr and return 2.
     """
     args = sys.argv[1:] if argv is None else list(argv)
@@ -49,6 +50,11 @@ def run_main(main_fn, argv=None) -> int:
         return main_fn(args) or 0
     except UserFacingError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        message = f"Cannot use {checks.shown(str(exc.filename))}: {reason}." if exc.filename else f"{reason}."
+        print(f"error: {one_line(message)}", file=sys.stderr)
         return 2
 
 

@@ -17,10 +17,8 @@ writes one (with "steps", each step's scores), the Render tab and `python -m dpp
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
@@ -61,7 +59,8 @@ class PromptSet:
             prompts = data["prompts"]
         else:  # an expansion's --json output: the prompts are in its steps
             prompts = [s.get("prompt") if isinstance(s, dict) else None for s in steps] if isinstance(steps, list) else None
-        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
+        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and checks.stripped(p)
+                                                                   for p in prompts):
             raise UserFacingError(
                 f"{name} must hold a non-empty JSON list of prompt strings, or an expansion's --json output "
                 '(an object with "steps": [{"prompt": ...}, ...]).')
@@ -111,21 +110,6 @@ def _optional_text(value, name: str, max_chars: int) -> str | None:
 
 
 def read_json_file(path: str | os.PathLike):
-    """The JSON value in a file; UserFacingError (one line) for a missing, huge, non-UTF-8 or non-JSON file."""
-    shown = checks.shown(str(path))
-    try:
-        if Path(path).stat().st_size > MAX_SET_FILE_BYTES:
-            raise UserFacingError(f"{shown} is larger than {MAX_SET_FILE_BYTES // 1_000_000} MB.")
-        return json.loads(Path(path).read_bytes().decode("utf-8"), parse_constant=_not_json)
-    except FileNotFoundError:
-        raise UserFacingError(f"No such prompts file: {shown}") from None
-    except UnicodeDecodeError:
-        raise UserFacingError(f"{shown} is not UTF-8 text.") from None
-    except OSError as exc:
-        raise UserFacingError(f"Cannot read {shown}: {exc.strerror or exc}.") from None
-    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
-        raise UserFacingError(f"Cannot read {shown} as JSON: {getattr(exc, 'msg', exc)}.") from None
-
-
-def _not_json(name: str):
-    raise ValueError(f"{name} is not a JSON number")
+    """The JSON value in a file; UserFacingError (one line) for a missing, huge, non-UTF-8 or non-JSON file, or
+    one that is not a regular file (a device, a FIFO): see `checks.read_file` and `checks.json_value`."""
+    return checks.json_value(checks.read_file(path, MAX_SET_FILE_BYTES, "prompts file"), checks.shown(str(path)))

@@ -67,7 +67,7 @@ class ExpandConfig:
 
 def check_query(query: str, max_chars: int = 2000) -> str:
     """The user's prompt, stripped; a clear error when it is empty or too long."""
-    query = (query or "").strip()
+    query = checks.stripped(query or "")  # zero-width spaces alone are no prompt either
     if not query:
         raise UserFacingError("The prompt is empty: type a text-to-video prompt.")
     if len(query) > max_chars:

@@ -17,6 +17,7 @@ from dppgrpo_core.study import pairwise
 from dppgrpo_core.study.manifest import (
     add_manifest_entries,
     export_ratings,
+    missing_clips,
     read_manifest,
     votes_path,
 )
@@ -58,6 +59,10 @@ def _main(argv) -> int:
         ratings = store.ratings()
         print(f"{store.path}: {len(store.item_ids())} items, {ratings['annotator'].nunique()} annotators, "
               f"{len(ratings)} ratings; {len(pairwise.pair_ids(store))} pairs, {len(pairwise.votes(store))} votes")
+        gone = missing_clips(store)
+        if gone:  # annotators pass over these until their clips are back
+            print(f"{len(gone)} items or pairs have a clip missing on disk (annotators skip them): "
+                  + ", ".join(gone[:10]) + (" ..." if len(gone) > 10 else ""))
     return 0
 
 

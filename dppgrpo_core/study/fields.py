@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import datetime, timezone
 
 from dppgrpo_core import checks
@@ -59,9 +60,23 @@ def check_text(value, name: str, max_chars: int = MAX_NAME, multiline: bool = Fa
 ANNOTATOR_CHARACTERS = re.compile(r"[\w .@+'-]+")  # letters and digits of any script, and " .@+'-_"
 
 
+# Scripts that one name may mix (Japanese writes kanji, hiragana and katakana together; Korean, hangul and hanja).
+_SCRIPT_GROUPS = {"CJK": "HAN", "HIRAGANA": "HAN", "KATAKANA": "HAN", "KATAKANA-HIRAGANA": "HAN", "HANGUL": "HAN",
+                  "BOPOMOFO": "HAN", "ARABIC-INDIC": "ARABIC", "EXTENDED": "ARABIC"}
+
+
+def _scripts(name: str) -> set[str]:
+    """The scripts of a name's letters and non-ASCII digits, by their Unicode names ("LATIN", "CYRILLIC", ...)."""
+    words = {unicodedata.name(ch, "?").split(" ")[0] for ch in name
+             if ch.isalpha() or (ch.isdigit() and not ch.isascii())}
+    return {_SCRIPT_GROUPS.get(word, word) for word in words}
+
+
 def check_annotator(annotator) -> str:
     """An annotator id (a typed id or a sign-in user name), stripped: 1 to MAX_NAME characters of letters,
-    digits, spaces and . @ + - ' _ only, so no markup, path or control character ever names a rater.
+    digits, spaces and . @ + - ' _ only, so no markup, path or control character ever names a rater. Letters
+    that only look like others cannot make a second "ann1": an id is written in one script (a Cyrillic "а"
+    among Latin letters is refused) and in its plain form (NFKC: no fullwidth "ａ" or bold "𝐚").
 
     >>> check_annotator("  ann07 ")
     'ann07'
@@ -76,6 +91,12 @@ def check_annotator(annotator) -> str:
     if not ANNOTATOR_CHARACTERS.fullmatch(name):
         raise AnnotationError("an annotator id may hold letters, digits, spaces and . @ + - ' _ only, "
                               f"got {checks.shown(name)}.")
+    if unicodedata.normalize("NFKC", name) != name:
+        raise AnnotationError(f"write the annotator id in plain letters: {checks.shown(name)} is "
+                              f"{checks.shown(unicodedata.normalize('NFKC', name))} in another form.")
+    if len(_scripts(name)) > 1:
+        raise AnnotationError(f"an annotator id is written in one script, got {checks.shown(name)} mixing "
+                              f"{' and '.join(word.title() for word in sorted(_scripts(name)))}: its letters could pass for another id.")
     return name
 
 

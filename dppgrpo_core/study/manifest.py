@@ -85,10 +85,6 @@ def attention_check_for(item: dict) -> dict:
             "method": ATTENTION_METHOD, key: content, "attention_check": True}
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def clip_path(video, base: Path, roots: list[Path]) -> str:
     """The resolved path of one clip of a manifest: relative to `base`, inside one of `roots` (symbolic
     links followed), an existing file with a video suffix; UserFacingError otherwise."""
@@ -142,22 +138,16 @@ def read_manifest(path: str | Path, base_dir: str | Path | None = None, media_ro
     base = Path(base_dir) if base_dir is not None else path.parent
     roots = [Path(p).expanduser().resolve() for p in (base, media_root) if p is not None]
     base = base.expanduser().resolve()
-    try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise UserFacingError(f"{path.name} is larger than {MAX_MANIFEST_BYTES // 1_000_000} MB.")
-        lines = path.read_bytes().decode("utf-8").splitlines()
+    try:  # a regular file only (never /dev/zero or a FIFO), read up to its limit
+        lines = checks.read_file(path, MAX_MANIFEST_BYTES, "manifest").decode("utf-8").splitlines()
     except UnicodeDecodeError:
         raise UserFacingError(f"{path.name} is not UTF-8 text.") from None
-    except OSError as exc:
-        raise UserFacingError(f"Cannot read manifest {checks.shown(str(path))}: {exc.strerror or exc}.") from None
     items = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            item = json.loads(line, parse_constant=_refuse_constant)  # NaN and Infinity are not JSON
-        except (json.JSONDecodeError, ValueError, RecursionError) as exc:
-            raise UserFacingError(f"{path.name} line {number}: not JSON ({getattr(exc, 'msg', exc)}).") from None
+        # Strict: no NaN, no key twice, no 5,000-digit number; nesting too deep is one line too.
+        item = checks.json_value(line, f"{path.name} line {number}")
         try:
             items.append(_manifest_item(item, base, roots))
         except UserFacingError as exc:
@@ -178,6 +168,20 @@ def add_manifest_entries(store: AnnotationStore, entries: list[dict]) -> tuple[i
     pairs = [entry for entry in entries if "pair_id" in entry and "a" in entry]
     items = [entry for entry in entries if not ("pair_id" in entry and "a" in entry)]
     return pairwise.add_entries(store, items, pairs)
+
+
+def missing_clips(store: AnnotationStore) -> list[str]:
+    """The ids of items and pairs with a clip that is no longer a file here: annotators pass over them (the
+    Annotate tab skips what it cannot show) until the clip is back; `study status` names them.
+
+        missing_clips(AnnotationStore("data/annotations.db"))     # e.g. ['dpp-grpo-3f2a9c1d07']
+    """
+    gone = [item["item_id"] for item in store.items() if not all(Path(v).is_file() for v in item["videos"] or [])]
+    for pair_id in pairwise.pair_ids(store):
+        found = pairwise.pair(store, pair_id)
+        if not all(Path(v).is_file() for side in (found["a"], found["b"]) for v in side["videos"] or []):
+            gone.append(pair_id)
+    return gone
 
 
 def votes_path(out: str | Path) -> Path:
@@ -223,9 +227,11 @@ def presentation(frame, store: AnnotationStore | None = None):
 
 
 def write_table(frame, path: Path) -> Path:
-    """A DataFrame as CSV or JSONL (by the suffix)."""
+    """A DataFrame as CSV or JSONL (by the suffix). CSV cells go through `checks.csv_cell`: a comment or prompt
+    such as `=cmd|...` never opens as a formula in a spreadsheet (JSONL keeps the text as it is)."""
     if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
+        text = frame.select_dtypes(include=["object", "string"]).columns  # numbers and flags stay as they are
+        frame.assign(**{column: frame[column].map(checks.csv_cell) for column in text}).to_csv(path, index=False)
     else:
         frame.to_json(path, orient="records", lines=True, force_ascii=False)
     return path

@@ -29,17 +29,18 @@ def clip_order(n: int, seed: int, item_id: str) -> list[int]:
     return order
 
 
-def next_item(store: AnnotationStore, annotator: str) -> tuple[dict | None, int, int]:
+def next_item(store: AnnotationStore, annotator: str, skip=()) -> tuple[dict | None, int, int]:
     """(the annotator's next unrated item with its clips in display order, or None; done; total).
 
     The item's "shown" list holds what to display (video paths or prompts) in the annotator's order;
-    its method stays in the dict for the caller, which must not show it.
+    its method stays in the dict for the caller, which must not show it. Items in `skip` (those the caller
+    cannot show now, such as a clip gone from disk) are passed over, so one cannot block the rest.
     """
     seed = store.annotator_seed(annotator)
     ids = store.item_ids()
     done = store.rated_item_ids(annotator) & set(ids)
     for item_id in item_order(ids, seed):
-        if item_id not in done:
+        if item_id not in done and item_id not in skip:
             item = store.item(item_id)
             content = item["videos"] or item["prompts"]
             item["shown"] = [content[i] for i in clip_order(len(content), seed, item_id)]

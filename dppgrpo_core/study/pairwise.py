@@ -167,16 +167,16 @@ def left_side(seed: int, pair_id: str) -> str:
     return "a" if random.Random(f"{seed}:pair:{pair_id}").random() < 0.5 else "b"
 
 
-def next_pair(store: AnnotationStore, annotator: str) -> tuple[dict | None, int, int]:
+def next_pair(store: AnnotationStore, annotator: str, skip=()) -> tuple[dict | None, int, int]:
     """(the annotator's next pair to vote on, or None; votes done; pairs in the study).
 
     The pair holds "left" and "right" (each {"videos"|"prompts"}: no method) and "left_side"; the caller
-    shows only those and the prompt until the vote is in (then `reveal`)."""
+    shows only those and the prompt until the vote is in (then `reveal`). Pairs in `skip` are passed over."""
     seed = store.annotator_seed(annotator)
     ids = pair_ids(store)
     done = voted_pair_ids(store, annotator) & set(ids)
     for pair_id in item_order(ids, seed + 1):
-        if pair_id in done:
+        if pair_id in done or pair_id in skip:
             continue
         found = pair(store, pair_id)
         left = left_side(seed, pair_id)

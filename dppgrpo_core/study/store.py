@@ -54,6 +54,8 @@ class AnnotationStore:
         self.timeout = timeout
         if self.path.is_dir():
             raise AnnotationError(f"{self.path} is a folder, not a study database file.")
+        if self.path.exists() and not self.path.is_file():  # SQLite would wait forever on a FIFO
+            raise AnnotationError(f"{self.path} is not a regular file (a device, a pipe or a socket).")
         exists = self.path.is_file() and self.path.stat().st_size > 0
         if not exists and not create:
             raise AnnotationError(f"No study database at {self.path}: check --db (`study import` creates one).")

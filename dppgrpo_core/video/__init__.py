@@ -17,8 +17,8 @@ from dppgrpo_core.video.options import (
            parse_seeds,
            seed_list,
 )
-from dppgrpo_core.video.render import render_videos, video_key, videos_dir
+from dppgrpo_core.video.render import render_videos, scrub_notes, video_key, videos_dir
 
 __all__ = ["enabled_models", "load_backend", "model_for_client", "check_out_folder", "read_mp4",
-           "write_mp4", "RenderSettings", "VideoResult", "parse_seeds", "seed_list", "render_videos", "video_key",
-           "videos_dir"]
+           "write_mp4", "RenderSettings", "VideoResult", "parse_seeds", "seed_list", "render_videos", "scrub_notes",
+           "video_key", "videos_dir"]

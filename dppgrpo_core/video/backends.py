@@ -7,7 +7,9 @@ ones) and a command template for black-box APIs.
     >>> type(load_backend("command:veo3-cli --prompt {prompt} --seed {seed} --out {out}")).__name__
     'CommandBackend'
 
-A backend has `cache_id` (what names its weights in the cache key), `defaults`,
+A backend has `cache_id` (what names its weights in the cache key: server-only, it may hold a folder or a
+command with its API key), `public_id` (what anyone may see: a built-in name, or the family with
+"(configured)"), `label` (for messages: a folder shows by its last part only), `defaults`,
 `max_batch_size`, `resolve(render_settings, device)` (fill defaults, check them),
 `prepare(render_settings, device)` (load; raise ModelUnavailable with what is missing) and
 `render(jobs, render_settings, on_step)`, which writes each job's mp4 to `job.tmp` or raises.
@@ -16,6 +18,7 @@ A backend has `cache_id` (what names its weights in the cache key), `defaults`,
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import re
 import shlex
@@ -24,6 +27,8 @@ import subprocess
 import threading
 
 from dppgrpo_core.errors import ModelUnavailable, UserFacingError
+
+log = logging.getLogger(__name__)
 
 WAN_ID = "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
 COGVIDEOX_ID = "THUDM/CogVideoX-2b"
@@ -97,7 +102,12 @@ class DiffusersBackend:
         self.family, self.source, self.tiny = family, source, tiny  # family: "wan" or "cogvideox"
         self.cache_id = source if tiny else f"{family}:{source}"
         self.defaults = dict(MODEL_DEFAULTS[source if tiny else family])
-        self.label = source if tiny else f"{'Wan2.1' if family == 'wan' else 'CogVideoX'} ({source})"
+        name, default = ("wan2.1", WAN_ID) if family == "wan" else ("cogvideox", COGVIDEOX_ID)
+        self.public_id = source if tiny else name if source == default else f"{name} (configured)"
+        # A folder is the server's business: messages (which reach app clients) name its last part only.
+        self.local = not tiny and (source.startswith(("/", ".", "~")) or os.path.exists(source))
+        shown = f"folder {os.path.basename(os.path.normpath(source))}" if self.local else source
+        self.label = source if tiny else f"{'Wan2.1' if family == 'wan' else 'CogVideoX'} ({shown})"
 
     def resolve(self, render_settings, device: str):
         render_settings = render_settings.filled(self.defaults)
@@ -162,9 +172,11 @@ class DiffusersBackend:
             return CogVideoXPipeline.from_pretrained(self.source, torch_dtype=dtype)
         except (OSError, ValueError) as exc:  # missing files / offline Hub / not a diffusers folder
             family = "wan2.1" if self.family == "wan" else "cogvideox"
-            if self.source.startswith(("/", ".", "~")) or os.path.exists(self.source):
-                raise ModelUnavailable(f"Cannot load {self.label}: {self.source} is not a diffusers model folder "
-                                       f"({type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}).") from exc
+            if self.local:
+                log.error("cannot load the video model folder %s: %s", self.source, exc)  # the full path: server log
+                reason = (str(exc).strip().splitlines() or [""])[0].replace(self.source, "<folder>")[:200]
+                raise ModelUnavailable(f"Cannot load {self.label}: the configured folder is not a diffusers model "
+                                       f"folder ({type(exc).__name__}: {reason}).") from exc
             raise ModelUnavailable(
                 f"Cannot load {self.label}: its weights are not on this machine (offline, they must already be "
                 f"in the Hugging Face cache). Run `hf download {self.source}` where the Hub is reachable, or pass "
@@ -222,16 +234,27 @@ class CommandBackend:
                                   "command:veo3-cli --prompt {prompt} --seed {seed} --out {out}")
         self.template = template
         self.cache_id = "command:" + template
-        self.label = self.argv[0]
+        self.public_id = "command (configured)"
+        self.label = os.path.basename(self.argv[0])
+        # Where a client's text fills a whole argument, text starting with "-" would be read as an option of the
+        # tool (--out=/any/path), unless an earlier "--" ends the options.
+        ends = self.argv.index("--") if "--" in self.argv else len(self.argv)
+        self.option_slots = {i for i, arg in enumerate(self.argv[:ends])
+                             if arg.startswith(("{prompt}", "{negative_prompt}"))}
+        # The template's fixed values (an API key among them, maybe as --key=...) never reach a client's message.
+        values = [arg.partition("=")[2] if arg.startswith("-") else arg for arg in self.argv[1:]
+                  if not PLACEHOLDER.search(arg)]
+        self.secrets = [value for value in values if len(value) >= 6 and not value.startswith("-")]
 
     def resolve(self, render_settings, device: str):
         return render_settings
 
     def prepare(self, render_settings, device: str) -> None:
         if shutil.which(self.argv[0]) is None:
-            raise ModelUnavailable(f"The command {self.argv[0]!r} of the video template is not installed or not on PATH.")
+            raise ModelUnavailable(f"The command {self.label!r} of the video template is not installed or not on PATH.")
 
     def arguments(self, job, render_settings) -> list[str]:
+        """The tool's argv for one video; UserFacingError when client text would become one of its options."""
         values = {name: getattr(render_settings, name) for name in render_settings.CACHE_FIELDS}
         values.update(prompt=job.prompt, seed=job.seed, out=str(job.tmp))
 
@@ -239,7 +262,16 @@ class CommandBackend:
             value = values[match.group(1)]
             return "" if value is None else str(value)
 
-        return [PLACEHOLDER.sub(fill, arg) for arg in self.argv]
+        argv = [PLACEHOLDER.sub(fill, arg) for arg in self.argv]
+        if any(argv[i].startswith("-") for i in self.option_slots):
+            raise UserFacingError("A prompt starting with '-' would reach the video tool as an option: reword it "
+                                  "(or the server's template may put -- before {prompt}).")
+        return argv
+
+    def _redacted(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "…")
+        return text
 
     def render(self, jobs, render_settings, on_step) -> None:
         for job in jobs:
@@ -248,8 +280,8 @@ class CommandBackend:
                                       timeout=render_settings.timeout_s)
             except subprocess.TimeoutExpired:
                 raise RuntimeError(f"the command ran past {render_settings.timeout_s:.0f} s") from None
-            if done.returncode != 0:
+            if done.returncode != 0:  # the tool's last line, without the template's own words (a key it echoes)
                 lines = (done.stderr or done.stdout).strip().splitlines()
                 raise RuntimeError(f"the command exited with status {done.returncode}"
-                                   + (f": {lines[-1]}" if lines else ""))
+                                   + (f": {self._redacted(lines[-1])}" if lines else ""))
             on_step(1, 1)

@@ -16,7 +16,9 @@ black-box API, and `tiny-random-wan` / `tiny-random-cogvideox` (random weights, 
 plumbing check that runs on CPU). Backends live in `backends.py`.
 
 A file is named by a hash of (model, prompt, seed, the settings that change pixels), so the
-same request renders once. Several prompts go through one pipeline call (`batch_size`);
+same request renders once. The `.json` note beside it names the model by its public name and a hash
+only (`public_note`): the videos folder is served to the app's clients, and a model spec may hold a
+server folder or a command template with its API key. Several prompts go through one pipeline call (`batch_size`);
 a CUDA out-of-memory halves the batch and retries, and any other failure of a batch retries
 its prompts one by one, so one bad video is reported while the others still render.
 """
@@ -129,7 +131,7 @@ def _cached_or_pending(prompts, seeds, cache_id: str, render_settings: RenderSet
     for index, (prompt, seed) in enumerate(zip(prompts, seeds)):
         key = video_key(cache_id, prompt, seed, render_settings)
         path = folder / f"{key}.mp4"
-        if not prompt.strip():
+        if not checks.stripped(prompt):  # blank, or only zero-width characters
             finish(VideoResult(index, prompt, seed, None, error="empty prompt"))
         elif path.exists() and path.stat().st_size > 0:
             finish(VideoResult(index, prompt, seed, str(path), cached=True))
@@ -175,7 +177,7 @@ def _render_batches(backend, pending: list[VideoJob], render_settings: RenderSet
         for job in batch:
             if job.tmp.exists() and job.tmp.stat().st_size > 0:
                 os.replace(job.tmp, job.path)  # atomic: the cache never holds half a file
-                _write_sidecar(job, backend.cache_id, render_settings)
+                _write_sidecar(job, backend, render_settings)
                 finish(VideoResult(job.index, job.prompt, job.seed, str(job.path), seconds=seconds))
             else:
                 finish(VideoResult(job.index, job.prompt, job.seed, None, error="no video file was written",
@@ -183,7 +185,43 @@ def _render_batches(backend, pending: list[VideoJob], render_settings: RenderSet
         done += len(batch)
 
 
-def _write_sidecar(job: VideoJob, model_id: str, render_settings: RenderSettings) -> None:
-    """What the cached file holds, next to it, for people and for other tools."""
-    info = {"model": model_id, "prompt": job.prompt, "seed": job.seed, **render_settings.cache_fields()}
+def model_note(backend) -> dict:
+    """How a note names the model: its public name and a hash of the full spec (the same spec, the same hash),
+    never the spec itself.
+
+    >>> from dppgrpo_core.video.backends import load_backend
+    >>> model_note(load_backend("command:veo3 --key sk-123 --prompt {prompt} --out {out}"))["model"]
+    'command (configured)'
+    """
+    public = getattr(backend, "public_id", "configured")  # a backend without one is named by nothing it holds
+    return {"model": public, "model_hash": hashlib.sha256(backend.cache_id.encode()).hexdigest()[:16]}
+
+
+def _write_sidecar(job: VideoJob, backend, render_settings: RenderSettings) -> None:
+    """What the cached file holds, next to it, for people and for other tools (no model spec: see `model_note`)."""
+    info = {**model_note(backend), "prompt": job.prompt, "seed": job.seed, **render_settings.cache_fields()}
     job.path.with_suffix(".json").write_text(json.dumps(info, indent=2))
+
+
+def scrub_notes(folder: str | os.PathLike) -> int:
+    """Rewrite the notes that older versions wrote with the full model spec (`"model": "command:..."` or a
+    folder) to `model_note`'s form, so a served videos folder holds no template; returns how many changed."""
+    from dppgrpo_core.video.backends import load_backend
+
+    changed = 0
+    for note in Path(folder).glob("*.json"):
+        try:
+            info = json.loads(note.read_text())
+        except (OSError, ValueError):
+            continue  # not a note of ours: left alone
+        if not isinstance(info, dict) or "model_hash" in info or not isinstance(info.get("model"), str):
+            continue
+        spec = info["model"]
+        try:
+            info.update(model_note(load_backend(spec)))
+        except UserFacingError:  # a spec this version no longer reads: still never kept
+            info.update(model=f"{spec.partition(':')[0]} (configured)",
+                        model_hash=hashlib.sha256(spec.encode()).hexdigest()[:16])
+        note.write_text(json.dumps(info, indent=2))
+        changed += 1
+    return changed
