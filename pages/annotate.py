@@ -35,9 +35,13 @@ from pages.annotate_view import (
     PLAY_PAUSE_JS,
     SYNC_JS,
     clips_html,
+    first_showable,
+    next_or_truth,
     progress_line,
     set_html,
     set_markdown,
+    skipped_note,
+    study_counts_line,
 )
 from pages.context import (
     AppContext,
@@ -82,14 +86,14 @@ def _pair_outputs(panel=False, prompt="", left="", right="", reveal=gr.skip()) -
 def _view(store: AnnotationStore, annotator: str, last_s: float | None = None):
     """(state, progress, likert panel, prompt, clips, text, diversity, alignment, comment, pair panel, pair
     prompt, left, right, choice, reveal, play/pause) for the annotator's next item."""
-    item, done, total = next_item(store, annotator)
-    progress = progress_line(annotator, done, total, "items", last_s)
+    item, done, total, clips, skipped = first_showable(lambda skip: next_item(store, annotator, skip),
+                                                       lambda found: clips_html(found["shown"]) if found["videos"] else "")
+    progress = progress_line(annotator, done, total, "items", last_s) + skipped_note(skipped)
     if item is None:
         state = {"annotator": annotator, "mode": "likert", "item_id": None, "shown_at": None}
         return [state, progress, *_likert_outputs(), *_pair_outputs(reveal=""), gr.Button(visible=False)]
     shown = item["shown"]
     prompt = f"### Prompt\n> {markdown_text(item['prompt'])}"
-    clips = clips_html(shown) if item["videos"] else ""
     text = "" if item["videos"] else set_markdown(shown)
     state = {"annotator": annotator, "mode": "likert", "item_id": item["item_id"], "shown_at": time.monotonic()}
     return [state, progress, *_likert_outputs(True, prompt, clips, text), *_pair_outputs(reveal=""),
@@ -98,8 +102,9 @@ def _view(store: AnnotationStore, annotator: str, last_s: float | None = None):
 
 def _pair_view(store: AnnotationStore, annotator: str, last_s: float | None = None, reveal: str = ""):
     """The same outputs as `_view`, for the annotator's next pair; `reveal` names the methods of the last vote."""
-    found, done, total = pairwise.next_pair(store, annotator)
-    progress = progress_line(annotator, done, total, "pairs", last_s)
+    found, done, total, sides, skipped = first_showable(lambda skip: pairwise.next_pair(store, annotator, skip),
+                                                        lambda pair: (set_html(pair["left"]), set_html(pair["right"])))
+    progress = progress_line(annotator, done, total, "pairs", last_s) + skipped_note(skipped, "pairs")
     reveal_md = f"**Revealed:** {markdown_text(reveal)}" if reveal else ""
     if found is None:
         state = {"annotator": annotator, "mode": "pairwise", "pair_id": None, "shown_at": None}
@@ -109,26 +114,8 @@ def _pair_view(store: AnnotationStore, annotator: str, last_s: float | None = No
              "shown_at": time.monotonic()}  # server-side: the methods never reach the browser before the vote
     videos = bool(found["left"].get("videos") or found["right"].get("videos"))
     return [state, progress, *_likert_outputs(),
-            *_pair_outputs(True, prompt, set_html(found["left"]), set_html(found["right"]), reveal_md),
+            *_pair_outputs(True, prompt, *sides, reveal_md),
             gr.Button(visible=videos)]
-
-
-def study_counts_line(store: AnnotationStore | None, current: dict | None) -> str:
-    """The status line when the study changes under the tab (an item added from the Render tab)."""
-    if store is None:
-        return "The study has no items yet: add one from the Render tab or the set-up panel below."
-    items, pairs = store.item_ids(), pairwise.pair_ids(store)
-    if current and current.get("annotator"):
-        annotator = current["annotator"]
-        if current.get("mode") == "pairwise":
-            return progress_line(annotator, len(pairwise.voted_pair_ids(store, annotator) & set(pairs)), len(pairs),
-                                 "pairs")
-        done = len(store.rated_item_ids(annotator) & set(items))
-        line = progress_line(annotator, done, len(items))
-        return line + (" Press *Start / resume* for the new items." if done < len(items) and not current.get("item_id")
-                       else "")
-    what = f"**{len(items)}** items to rate" + (f" and **{len(pairs)}** pairs to compare" if pairs else "")
-    return f"The study has {what}. Type your annotator id and press *Start / resume*."
 
 
 def _annotator_of(ctx, typed: str, request: gr.Request | None) -> str:
@@ -180,7 +167,7 @@ def rate(ctx: AppContext, current: dict | None, diversity_score, alignment_score
         if current["item_id"] not in store.rated_item_ids(annotator):
             raise refused(str(exc)) from None
         gr.Warning("This item was already rated (another tab?); moving on.")
-    return _view(store, annotator, seconds)
+    return next_or_truth(lambda: _view(store, annotator, seconds), "rating")
 
 
 @handler
@@ -199,7 +186,7 @@ def cast_vote(ctx: AppContext, current: dict | None, chosen, request: gr.Request
             raise refused(str(exc)) from None
         gr.Warning("This pair already has your vote (another tab?); moving on.")
     shown = dict(pairwise.pair(store, current["pair_id"]), left_side=current["left_side"])
-    return _pair_view(store, annotator, seconds, pairwise.reveal(shown, chosen))
+    return next_or_truth(lambda: _pair_view(store, annotator, seconds, pairwise.reveal(shown, chosen)), "vote")
 
 # Validators refuse before the handler runs: the message shows on the input at fault and the item on
 # screen stays as it was (no red "Error" badges over the clips and scales).

@@ -3,48 +3,122 @@
 Clips play as the Render grid does (autoplay, muted, looped) in one HTML grid per set; `SYNC_JS` (run after
 each new item) starts them together from 0 and keeps them within a quarter second of the first clip, and
 `PLAY_PAUSE_JS` plays or pauses them all at once. The page scrolls back to the prompt of the new item.
+
+An item (or pair) whose clip is gone from disk is passed over (`first_showable`), never shown half or left
+in the way of the items after it; the status line says how many wait for the organiser, and an answer that
+was stored is never reported as failed (`next_or_truth`). Blind copies live in this process's private
+temporary folder (`pages.scratch`) and go when unused for BLIND_TTL_S.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import logging
 import os
 import shutil
-import tempfile
+import threading
+import time
 from pathlib import Path
 from urllib.parse import quote
 
-from dppgrpo_core.study import VIDEO_SUFFIXES
-from pages.context import markdown_text, refused
+import gradio as gr
 
-BLIND_FOLDER = Path(tempfile.gettempdir()) / "dppgrpo-blind"  # served in place (a Gradio static path)
+from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.study import VIDEO_SUFFIXES, pairwise
+from dppgrpo_core.study.store import AnnotationStore
+from pages.context import markdown_text, refused
+from pages.scratch import private_folder, prune
+
+BLIND_FOLDER = private_folder("blind")  # this process's own (mode 700), served in place (a Gradio static path)
+BLIND_TTL_S = 3 * 3600  # a copy no page asked for in this long is removed (it is made again when needed)
+_USED: dict[str, float] = {}  # copy name -> last time a page showed it
+_USED_LOCK = threading.Lock()
+log = logging.getLogger(__name__)
+
+
+class MissingClip(UserFacingError):
+    """A clip of an item cannot be shown now (gone from disk, or not a video file): the item is passed over."""
 
 
 def blind_copy(path: str) -> str:
     """A copy of a clip under a neutral name in BLIND_FOLDER, served from there.
 
     The name hashes the source path, size and time, so it says nothing of the method and a re-rendered
-    clip gets a fresh copy; a hard link is tried first to save space.
+    clip gets a fresh copy; a hard link is tried first to save space. Copies unused for BLIND_TTL_S go.
     """
     source = Path(path)
     try:
         stat = source.stat()
     except OSError:
-        raise refused("A clip of this item is missing on the server; tell the study organiser.") from None
+        raise MissingClip("A clip of this item is missing on the server; tell the study organiser.") from None
     if source.resolve().suffix.lower() not in VIDEO_SUFFIXES:  # a study from before import checked its clips
-        raise refused("A clip of this item is not a video file; tell the study organiser.")
+        raise MissingClip("A clip of this item is not a video file; tell the study organiser.")
     digest = hashlib.sha1(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:20]
-    BLIND_FOLDER.mkdir(exist_ok=True)
     target = BLIND_FOLDER / f"clip-{digest}{source.suffix.lower()}"
+    _prune_copies(keep=target.name)
     if not target.exists():
-        partial = BLIND_FOLDER / f".{target.name}.{os.getpid()}.part"
+        partial = BLIND_FOLDER / f".{target.name}.{os.getpid()}.{threading.get_ident()}.part"
         try:
             os.link(source, partial)
         except OSError:
             shutil.copyfile(source, partial)
         os.replace(partial, target)  # atomic: two sessions may race to make the same copy
     return str(target)
+
+
+def _prune_copies(keep: str, ttl_s: float = BLIND_TTL_S) -> None:
+    """Note that `keep` is in use now and, once a minute, remove the copies no page asked for in `ttl_s` seconds.
+    (Last use is kept here, not in the file's time: a hard link shares its time with the clip it copies.)"""
+    now = time.time()
+    with _USED_LOCK:
+        _USED[keep] = now
+        if now - _USED.get("", 0.0) < 60:
+            return
+        _USED[""] = now  # the last pruning
+        stale = {name for name, used in _USED.items() if name and now - used > ttl_s}
+        for name in stale:
+            del _USED[name]
+        used = set(_USED)
+    for name in stale:
+        (BLIND_FOLDER / name).unlink(missing_ok=True)
+    in_progress = {entry.name for entry in BLIND_FOLDER.glob(".*.part")}  # another request's copy being made
+    prune(BLIND_FOLDER, ttl_s, keep=used | in_progress)
+
+
+def first_showable(pick, show):
+    """(entry, done, total, what to show, ids skipped) for the first entry `pick(skip)` offers whose clips
+    `show(entry)` can show; an entry with a clip gone from disk is passed over (the server log names it), so it
+    never blocks the entries after it. `pick` is `next_item` or `next_pair` bound to a store and annotator."""
+    skipped: set[str] = set()
+    while True:
+        entry, done, total = pick(skipped)
+        if entry is None:
+            return None, done, total, None, skipped
+        key = entry.get("item_id") or entry.get("pair_id")
+        try:
+            return entry, done, total, show(entry), skipped
+        except MissingClip as exc:
+            log.warning("study entry %s is skipped: %s", key, exc)
+            skipped.add(key)
+
+
+def next_or_truth(view, what: str):
+    """The next item's view; when it cannot be shown, a refusal that says the answer just given is stored."""
+    try:
+        return view()
+    except Exception as exc:  # noqa: BLE001 - the answer is stored: the client must not read "failed"
+        log.exception("the next study entry could not be shown")
+        reason = exc.message if isinstance(exc, gr.Error) else "the next one could not be shown"
+        raise refused(f"Your {what} is stored. {reason} Press Start / resume to go on.") from None
+
+
+def skipped_note(skipped: set[str], kind: str = "items") -> str:
+    """A sentence for the progress line when entries were passed over (empty when none were)."""
+    if not skipped:
+        return ""
+    return (f" {len(skipped)} {kind if len(skipped) > 1 else kind[:-1]} cannot be shown now (a clip is missing on "
+            "the server) and will come back when the study organiser restores it.")
 
 
 def clips_html(paths: list[str]) -> str:
@@ -81,6 +155,24 @@ def progress_line(annotator: str, done: int, total: int, kind: str = "items", la
         return f"Signed in as **{who}**. All {total} {kind} {'compared' if kind == 'pairs' else 'rated'}: thank you!" + took
     noun = "Pair" if kind == "pairs" else "Item"
     return f"Signed in as **{who}**. {noun} {done + 1} of {total} ({done} {'voted' if kind == 'pairs' else 'rated'}).{took}"
+
+
+def study_counts_line(store: AnnotationStore | None, current: dict | None) -> str:
+    """The status line when the study changes under the tab (an item added from the Render tab)."""
+    if store is None:
+        return "The study has no items yet: add one from the Render tab or the set-up panel below."
+    items, pairs = store.item_ids(), pairwise.pair_ids(store)
+    if current and current.get("annotator"):
+        annotator = current["annotator"]
+        if current.get("mode") == "pairwise":
+            return progress_line(annotator, len(pairwise.voted_pair_ids(store, annotator) & set(pairs)), len(pairs),
+                                 "pairs")
+        done = len(store.rated_item_ids(annotator) & set(items))
+        line = progress_line(annotator, done, len(items))
+        return line + (" Press *Start / resume* for the new items." if done < len(items) and not current.get("item_id")
+                       else "")
+    what = f"**{len(items)}** items to rate" + (f" and **{len(pairs)}** pairs to compare" if pairs else "")
+    return f"The study has {what}. Type your annotator id and press *Start / resume*."
 
 
 # Run after each new item: wait for the clips, start them together from 0, keep them in step, scroll to the top.

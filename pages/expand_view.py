@@ -14,7 +14,6 @@ import html
 import json
 import os
 import statistics
-import tempfile
 import textwrap
 
 import pandas as pd
@@ -22,6 +21,7 @@ import plotly.graph_objects as go
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
+from pages.scratch import new_folder
 
 TABLE_COLUMNS = ["step", "prompt", "Δ gain", "relevance", "reward"]
 # Plotly shows axis titles as text (a few HTML tags only): plain words, no TeX-like subscripts.
@@ -114,7 +114,7 @@ def set_summary(vendi: float, log_det: float, steps: list[dict], seconds: float)
 
 def write_downloads(result: dict) -> tuple[str, str]:
     """The set as JSON (same shape as `python -m dppgrpo_core.expand --json`) and as CSV; returns both paths."""
-    folder = tempfile.mkdtemp(prefix="dppgrpo-set-")
+    folder = str(new_folder("sets", max_age_s=3600))  # Gradio copies the files at once; older folders go
     json_path = os.path.join(folder, "prompt_set.json")
     csv_path = os.path.join(folder, "prompt_set.csv")
     with open(json_path, "w") as f:
@@ -125,9 +125,9 @@ def write_downloads(result: dict) -> tuple[str, str]:
         writer.writerow(["index", "prompt", "gain", "relevance", "reward", "log_det", "method", "query", "seed",
                          *CSV_CONFIG, "policy"])
         for s in result["steps"]:
-            writer.writerow([s["index"], s["prompt"], s["gain"], s["relevance"], s["reward"], s["log_det"],
-                             result["method"], result["query"], result["seed"],
-                             *[config.get(name) for name in CSV_CONFIG], result.get("policy")])
+            writer.writerow(map(checks.csv_cell, [s["index"], s["prompt"], s["gain"], s["relevance"], s["reward"],
+                                                  s["log_det"], result["method"], result["query"], result["seed"],
+                                                  *[config.get(name) for name in CSV_CONFIG], result.get("policy")]))
     return json_path, csv_path
 
 

@@ -1,14 +1,16 @@
 """Form fields whose API values are checked before any handler runs: a bad value is a short gr.Error message.
 
 Gradio's own Number and Slider compare and round whatever a client sends, so NaN, infinity or text fail
-inside Gradio with a blank `{"error": null}`. These are the same components (same look, same API) with
-that check first:
+inside Gradio with a blank `{"error": null}`, a value below the minimum prints a traceback in the server's
+log, and 3.5 becomes 4 where only whole numbers are allowed; a Textbox turns `{"a": 1}` or NaN into the text
+"{'a': 1}" or "nan", and a single-choice Dropdown takes a list. These are the same components (same look,
+same API) with those checks first:
 
     from pages.fields import Number, Slider
     seed = Number(0, label="seed", precision=0, minimum=0)
 
-`app.build_app` gives every plain Number, Slider, Dataset (examples), Dropdown and Radio of every tab
-these checks (`check_inputs`), so a tab built with the gr.* classes is covered too.
+`app.build_app` gives every plain Number, Slider, Dataset (examples), Dropdown, Radio and Textbox of every
+tab these checks (`check_inputs`), so a tab built with the gr.* classes is covered too.
 """
 
 from __future__ import annotations
@@ -32,14 +34,36 @@ def checked_number(payload, label: str | None):
     return payload
 
 
+def _in_range(component, payload):
+    """The payload within the component's minimum and maximum, and whole where its precision is 0; a refusal
+    (no traceback in the server's log) naming the field otherwise. None passes."""
+    if payload is None:
+        return None
+    label = component.label or "This field"
+    low, high = component.minimum, component.maximum
+    if (low is not None and payload < low) or (high is not None and payload > high):
+        bounds = f"from {low:g} to {high:g}" if low is not None and high is not None else \
+            f"at least {low:g}" if low is not None else f"at most {high:g}"
+        raise refused(f"{label} must be {bounds}, got {shown(payload)}.")
+    if getattr(component, "precision", None) == 0 and payload != int(payload):
+        raise refused(f"{label} must be a whole number, got {shown(payload)}.")
+    return payload
+
+
 def _number_preprocess(self, payload):
-    return type(self).__base__.preprocess(self, checked_number(payload, self.label))
+    return type(self).__base__.preprocess(self, _in_range(self, checked_number(payload, self.label)))
 
 
 def _slider_preprocess(self, payload):
     if payload is None:
         raise refused(f"{self.label or 'This slider'} needs a value.")
-    return type(self).__base__.preprocess(self, checked_number(payload, self.label))
+    return type(self).__base__.preprocess(self, _in_range(self, checked_number(payload, self.label)))
+
+
+def _textbox_preprocess(self, payload):
+    if payload is not None and not isinstance(payload, str):  # never str(payload): {"a": 1} is not a prompt
+        raise refused(f"{self.label or 'This field'} must be text, got {type(payload).__name__}.")
+    return type(self).__base__.preprocess(self, payload)
 
 
 def _dataset_preprocess(self, payload):
@@ -51,16 +75,21 @@ def _dataset_preprocess(self, payload):
 
 
 def _choice(component, payload) -> None:
-    """gr.Error (with the value cut short) unless every value of `payload` is one of the component's choices."""
+    """gr.Error (with the value cut short) unless every value of `payload` is one of the component's choices;
+    a list only where the component takes several (a multiselect Dropdown)."""
     values = [value for _, value in component.choices]
+    label = component.label or "This field"
+    if isinstance(payload, list) and not getattr(component, "multiselect", False):
+        raise refused(f"{label} takes one choice, got a list.")
     for value in payload if isinstance(payload, list) else [payload]:
-        if isinstance(value, bool) or value not in values:
-            label = component.label or "This field"
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)) or value not in values:
             listed = ", ".join(shown(v, 40) for v in values[:12]) + (", …" if len(values) > 12 else "")
             raise refused(f"{label}: {shown(value)} is not in the list of choices ({listed or 'none yet'}).")
 
 
 def _dropdown_preprocess(self, payload):
+    if isinstance(payload, list) and not self.multiselect:
+        raise refused(f"{self.label or 'This field'} takes one choice, got a list.")
     if payload is not None and not self.allow_custom_value:
         _choice(self, payload)
     return type(self).__base__.preprocess(self, payload)
@@ -87,13 +116,15 @@ Slider = _checked(gr.Slider, _slider_preprocess, "gr.Slider; NaN, infinity, text
 Dataset = _checked(gr.Dataset, _dataset_preprocess, "gr.Dataset (examples); an index it lacks gets a gr.Error.")
 Dropdown = _checked(gr.Dropdown, _dropdown_preprocess, "gr.Dropdown; an unlisted value gets one short line.")
 Radio = _checked(gr.Radio, _radio_preprocess, "gr.Radio; an unlisted value gets one short line.")
-CHECKED = {gr.Number: Number, gr.Slider: Slider, gr.Dataset: Dataset, gr.Dropdown: Dropdown, gr.Radio: Radio}
+Textbox = _checked(gr.Textbox, _textbox_preprocess, "gr.Textbox; a value that is not text gets one short line.")
+CHECKED = {gr.Number: Number, gr.Slider: Slider, gr.Dataset: Dataset, gr.Dropdown: Dropdown, gr.Radio: Radio,
+           gr.Textbox: Textbox}
 
 
 def check_inputs(demo: gr.Blocks) -> int:
-    """Make every plain gr.Number, gr.Slider, gr.Dataset, gr.Dropdown and gr.Radio of `demo` the checked class
-    above (the same component otherwise), so no tab answers a bad API value with a blank or a 1 MB error;
-    returns how many changed. A component updated by an event keeps its class, so it stays checked."""
+    """Make every plain gr.Number, gr.Slider, gr.Dataset, gr.Dropdown, gr.Radio and gr.Textbox of `demo` the
+    checked class above (the same component otherwise), so no tab answers a bad API value with a blank or a 1 MB
+    error; returns how many changed. A component updated by an event keeps its class, so it stays checked."""
     swapped = 0
     for block in demo.blocks.values():
         checked = CHECKED.get(type(block))

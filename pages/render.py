@@ -7,6 +7,10 @@ from the cache folder `<cache_dir>/videos` (a Gradio static path), named by cont
 grid rendered once is free the next time. The grid's view and the browser's kept copy of it are in
 `render_view.py`.
 
+The server's own model ("configured": a folder, or a command that may call a paid API) is limited per
+user under sign-in: a user who is not an admin renders at most CONFIGURED_PER_CALL prompts per click and
+CONFIGURED_PER_HOUR in any hour with it (`render_as_user`; counted in this process's memory).
+
     html, status, rendered = on_render(settings, False, "a dog\\na cat", "tiny-random-wan", *[None] * 6, "0", 4,
                                        "auto", False, False, False, None)
 """
@@ -21,8 +25,9 @@ from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.sets import MAX_PROMPT_CHARS, MAX_PROMPTS, RenderedSet, check_prompts
 from dppgrpo_core.settings import Settings
-from dppgrpo_core.video import RenderSettings, parse_seeds, render_videos, videos_dir
+from dppgrpo_core.video import RenderSettings, parse_seeds, render_videos, scrub_notes, videos_dir  # noqa: F401
 from dppgrpo_core.video.backends import (
+    CONFIGURED_MODEL,
     model_for_client,
 )
 from pages.context import (
@@ -34,6 +39,7 @@ from pages.context import (
     on_page_load,
 )
 from pages.fields import Number
+from pages.render_limits import charge_configured
 from pages.render_view import (
     EMPTY_GRID,
     NUMBER_FIELDS,
@@ -44,6 +50,7 @@ from pages.render_view import (
     model_defaults,
     restore_grid,
     saved_grid_copy,
+    served_videos,
 )
 
 
@@ -116,7 +123,7 @@ def prompt_lines(prompts_text) -> list[str]:
         raise UserFacingError("Prompts must be text, one per line.")
     if len(prompts_text or "") > MAX_PROMPTS * (MAX_PROMPT_CHARS + 1):
         raise UserFacingError(f"The prompts are too long ({len(prompts_text):,} characters).")
-    prompts = [line.strip() for line in (prompts_text or "").splitlines() if line.strip()]
+    prompts = [checks.stripped(line) for line in (prompts_text or "").splitlines() if checks.stripped(line)]
     if not prompts:
         raise UserFacingError("Type prompts, one per line, or expand a prompt in the Expand tab first.")
     if len(prompts) > MAX_PROMPTS:
@@ -131,6 +138,18 @@ def on_render(settings: Settings, allow_cpu: bool, prompts_text, model, steps, f
     render_settings = form_settings(steps, frames, guidance, height, width, fps, batch_size, dtype, cpu_offload,
                                     vae_tiling, vae_slicing, allow_cpu)
     return render_grid(settings, prompt_lines(prompts_text), model, seeds, render_settings, prompt_set, progress)
+
+
+@handler
+def render_as_user(ctx: AppContext, prompts_text, model, steps, frames, guidance, height, width, fps, seeds,
+                   batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, request: gr.Request,
+                   progress=gr.Progress()):
+    """The Render button (API name /on_render): `on_render`, after the per-user limit of the configured model
+    for a signed-in user who is not an admin."""
+    if model == CONFIGURED_MODEL and not is_admin(ctx, request):
+        charge_configured(request.username, len(prompt_lines(prompts_text)))
+    return on_render(ctx.settings, ctx.allow_cpu is True, prompts_text, model, steps, frames, guidance, height, width, fps,
+                     seeds, batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, progress)
 
 
 def render_grid(settings: Settings, prompts: list[str], model: str, seeds, render_settings: RenderSettings,
@@ -186,7 +205,10 @@ def open_annotate():
 def build(ctx: AppContext) -> None:
     # Long but flat: the layout, then the wiring of module-level handlers (nothing else happens here).
     settings = ctx.settings
-    gr.set_static_paths([videos_dir(settings.cache_dir)])  # serve rendered videos by URL, without copying them
+    # Served by URL without copies, through a link whose path names no server folder; older notes of the
+    # cache lose any model spec (a command template with its key) before the folder is served.
+    scrub_notes(served_videos(settings))
+    gr.set_static_paths([served_videos(settings)])
     choices = model_choices(settings.video_model)
     allow_cpu = getattr(ctx, "allow_cpu", False)
     start_model = default_model(settings, allow_cpu)
@@ -238,10 +260,11 @@ def build(ctx: AppContext) -> None:
                   api_visibility="private")
 
     event = button.click(
-        bind(on_render, settings, allow_cpu),
+        bind(render_as_user, ctx),
         inputs=[prompts_box, model, *numbers, seeds, batch_size, dtype, cpu_offload, vae_tiling, vae_slicing,
                 ctx.prompt_set],
         outputs=[grid, status, ctx.rendered_set],
+        api_name="on_render",
         **ctx.model_queue,
     )
     saved_grid = getattr(ctx, "saved_grid", None)

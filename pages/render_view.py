@@ -1,10 +1,14 @@
 """The Render tab's view: the grid of captioned videos, the model choices and hardware note, and the copy
 of the grid a browser keeps across a reload (checked on the way back: only files of the video cache).
+
+The grid's videos are served through a link in this process's private temporary folder (`served_videos`),
+so their URLs name no server folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html
 import re
 from pathlib import Path
@@ -24,6 +28,7 @@ from dppgrpo_core.video.backends import (
     load_backend,
     model_for_client,
 )
+from pages.scratch import private_folder
 
 NUMBER_FIELDS = ("steps", "frames", "guidance", "height", "width", "fps")
 EMPTY_GRID = "<p style='opacity:.6'>Rendered videos appear here.</p>"
@@ -92,9 +97,26 @@ def model_defaults(settings: Settings, model: str) -> list:
     return [defaults.get(name) for name in NUMBER_FIELDS]
 
 
+def _link_for(folder) -> Path:
+    return private_folder("videos") / hashlib.sha256(str(Path(folder).resolve()).encode()).hexdigest()[:16]
+
+
+def served_videos(settings: Settings) -> Path:
+    """The folder the grid's videos are served from: a link to `<cache_dir>/videos` in this process's private
+    temporary folder (Gradio resolves it, so the same files are served; only the URL changes)."""
+    link = _link_for(videos_dir(settings.cache_dir))
+    try:
+        link.symlink_to(videos_dir(settings.cache_dir).resolve(), target_is_directory=True)
+    except FileExistsError:
+        pass
+    return link
+
+
 def video_url(path: str) -> str:
-    # Relative, so it also works when the app is mounted under a sub-path.
-    return "gradio_api/file=" + quote(str(path))
+    """The URL of a cached video, through its folder's link when it has one (`served_videos`); relative, so it
+    also works when the app is mounted under a sub-path."""
+    link = _link_for(Path(path).parent)
+    return "gradio_api/file=" + quote(str(link / Path(path).name if link.is_symlink() else path))
 
 
 def grid_html(results) -> str:

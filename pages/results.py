@@ -10,10 +10,11 @@ answers under `study_results.FAST_ANSWER_S` flagged. A table with nothing in it 
 saying why.
 The check is made inside the handler, on the request's user, so the API refuses non-admins too.
 
-Downloads: each browser session has one export folder (an unguessable name under EXPORTS_ROOT, which
-Gradio serves in place instead of copying into its cache). A new "Load results" replaces the session's
-previous files; the folder goes when the session ends or after EXPORT_TTL_S, so clicks never pile up
-copies of every rating in the temp folder.
+Downloads: each browser session has one export folder (an unguessable name under EXPORTS_ROOT, this
+process's private temporary folder, which Gradio serves in place instead of copying into its cache). A
+new "Load results" replaces the session's previous files; the folder goes when the session ends or after
+EXPORT_TTL_S, so clicks never pile up copies of every rating in the temp folder. Under sign-in only admins
+can fetch them, even by URL (`pages.admin_files`). CSV cells never start a spreadsheet formula.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import math
 import secrets
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import pandas as pd
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study import export_ratings, pairwise, votes_path, write_table
 from dppgrpo_core.study import results as study_results
+from pages.admin_files import guard_files
 from pages.context import (
     AppContext,
     bind,
@@ -40,8 +41,9 @@ from pages.context import (
     open_store,
     refused,
 )
+from pages.scratch import private_folder
 
-EXPORTS_ROOT = Path(tempfile.gettempdir()) / "dppgrpo-ratings"
+EXPORTS_ROOT = private_folder("ratings")  # mode 700, a name no other local user can take first
 EXPORT_TTL_S = 3600  # a session's export lives this long after its last click (API clients never "close")
 
 
@@ -141,6 +143,8 @@ def load_results(ctx: AppContext, previous: str | None, request: gr.Request):
     store = open_store(ctx)
     ratings, votes = store.ratings(), pairwise.votes(store)
     ranking = pairwise_table(votes)
+    if ctx.auth is not None:  # before the first export exists: other users get 403 for its URL
+        guard_files(request, EXPORTS_ROOT, ctx.admins)
     folder = None
     try:
         folder = export_folder(previous)
@@ -170,7 +174,6 @@ def build(ctx: AppContext) -> None:
             "Anyone can read results while the app runs without sign-in (`--auth` and `--admin` restrict them).")
     gr.Markdown(f"Results of the human study. {gate}")  # the store's path is for admins (shown on load)
     load = gr.Button("Load results", variant="primary")
-    EXPORTS_ROOT.mkdir(mode=0o700, exist_ok=True)
     gr.set_static_paths([EXPORTS_ROOT])  # served where they are: no copy in Gradio's cache per click
     # The session's export folder: removed on the next click, when the session ends, or after EXPORT_TTL_S.
     exported = gr.State(None, time_to_live=EXPORT_TTL_S, delete_callback=_remove)

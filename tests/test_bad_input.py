@@ -1,6 +1,9 @@
 """Bad input everywhere (issue 12): every app endpoint and every command line, fed what careless users and
 attackers send: empty, huge (1 MB), control characters, lone surrogates, HTML, traversal paths, out-of-range
-and non-finite numbers, malformed manifests and YAML.
+and non-finite numbers, malformed manifests and YAML. Issue 23 adds values that were silently coerced (an
+object or NaN as text, 3.5 as a whole number, a list for one choice, zero-width spaces, look-alike letters),
+JSON that Python reads badly (200,000 brackets deep, a 5,000-digit number, a key twice) and files that are
+not files (/dev/zero, a FIFO, /proc).
 
 Every case must get one clear line: a gr.Error message from the app (never a blank `{"error": null}`),
 `error: ...` on stderr and exit status 2 from a command (never a traceback). The study database is the
@@ -34,13 +37,16 @@ SURROGATE = "a\ud800b"
 HTML = "<script>alert(1)</script><img src=x onerror=alert(1)>"
 TRAVERSAL = "../../../etc/passwd"
 
-TEXT = {"empty": "", "huge": HUGE, "control": "a\x00b\x1b[31m", "surrogate": SURROGATE}
-IDENTIFIER = {**TEXT, "html": HTML, "traversal": TRAVERSAL}
+ZERO_WIDTH = "\u200b\u200b \u2060"  # looks blank, is not whitespace to str.strip
+TEXT = {"empty": "", "huge": HUGE, "control": "a\x00b\x1b[31m", "surrogate": SURROGATE, "zero-width": ZERO_WIDTH,
+        "object": {"a": 1}, "number": NAN}  # an object or a number is never turned into text ("{'a': 1}", "nan")
+IDENTIFIER = {**TEXT, "html": HTML, "traversal": TRAVERSAL, "look-alike": "pr\u043ebe"}  # a Cyrillic о in "probe"
 NUMBER = {"nan": NAN, "inf": INF, "-inf": -INF, "2**64": 2**64, "-1": -1, "text": SURROGATE, "huge text": HUGE}
+WHOLE = {**NUMBER, "3.5": 3.5}  # a whole-number field never rounds 3.5 to 4
 CHOICE = {"surrogate": SURROGATE, "huge": HUGE, "traversal": TRAVERSAL, "html": HTML, "nan": NAN}
 FLAG = {"text false": "false", "nan": NAN}
 SEEDS = {"huge": HUGE, "surrogate": SURROGATE, "html": HTML, "traversal": TRAVERSAL, "nan": "nan", "-1": "-1",
-         "2**64": str(2**64), "control": "1\x00"}
+         "2**64": str(2**64), "control": "1\x00", "number": 3.5, "object": {"a": 1}}
 EXAMPLE = {"past the end": 10**6, "-1": -1, "nan": NAN, "text": SURROGATE, "none": None, "list": [1]}
 
 # Valid values of text inputs, by parameter name (a bad value goes in one position; the rest stay valid, so
@@ -53,6 +59,8 @@ NO_CLIENT_INPUT = {"/prompts_from_set", "/refresh_runs"}  # and every lambda_N: 
 def corpus_for(parameter: dict) -> dict:
     """The bad values for one API parameter, by its component (and, for text, what the text is)."""
     component, name, default = parameter["component"], parameter["parameter_name"], parameter.get("parameter_default")
+    if component == "Number" and (parameter.get("type") or {}).get("type") == "integer":
+        return WHOLE
     if component in ("Number", "Slider"):
         return NUMBER
     if component == "Dropdown":
@@ -67,8 +75,8 @@ def corpus_for(parameter: dict) -> dict:
         return IDENTIFIER  # an annotator id: markup and paths are refused too
     if component == "Textbox" and default == "0":
         return SEEDS
-    if component == "Textbox" and name == "note":
-        return {k: v for k, v in TEXT.items() if k != "empty"} | {"bell": "a\x07"}  # a blank comment is fine
+    if component == "Textbox" and name == "note":  # a blank comment is fine
+        return {k: v for k, v in TEXT.items() if k not in ("empty", "zero-width")} | {"bell": "a\x07"}
     if component == "Textbox":
         return TEXT
     raise AssertionError(f"no bad-input corpus for a {component} ({name}): add one to corpus_for")
@@ -177,9 +185,10 @@ def _bad_call(app, api, data, session):
         assert db_dump(app["db"]) == app["dump"], "the study database changed"
 
 
-def test_every_endpoint_answers_every_bad_value_with_a_gr_error_line(app):
+def test_every_endpoint_answers_every_bad_value_with_a_gr_error_line(app, capfd):
     from concurrent.futures import ThreadPoolExecutor
 
+    capfd.readouterr()
     found = endpoints(app)
     assert {"/expand", "/compare", "/on_render", "/start", "/submit", "/load_example"} <= set(found)
     cases = []
@@ -189,7 +198,11 @@ def test_every_endpoint_answers_every_bad_value_with_a_gr_error_line(app):
             continue
         valid = [valid_value(p) for p in parameters]
         for position, parameter in enumerate(parameters):
-            for label, value in corpus_for(parameter).items():
+            corpus = corpus_for(parameter)
+            if parameter["component"] in ("Dropdown", "Radio") and (parameter.get("type") or {}).get("type") != \
+                    "array" and valid[position] is not None:
+                corpus = corpus | {"a list of a choice": [valid[position]]}  # one choice, never a list
+            for label, value in corpus.items():
                 data = list(valid)
                 data[position] = value
                 cases.append((f"{api} {parameter['parameter_name']}={label}", api, data))
@@ -208,6 +221,8 @@ def test_every_endpoint_answers_every_bad_value_with_a_gr_error_line(app):
     failures += [f for f in map(run, [case for case in cases if case[1] in WRITERS]) if f]
     assert len(cases) > 150 and not failures, "\n".join(failures)
     assert db_dump(app["db"]) == app["dump"], "the study database changed"
+    # Refusals are the client's business: no traceback in the server's log (a value below a field's minimum).
+    assert "Traceback" not in capfd.readouterr().err
 
 
 # ----- the command lines -----
@@ -243,6 +258,8 @@ def bad_files(tmp_path_factory):
         "unknown field": line(evil=1), "videos not a list": line(prompts=None, videos="clips/0.mp4"),
         "17 clips": line(prompts=None, videos=[f"clips/{n}.mp4" for n in range(17)]),
         "attention text": line(attention_check="false"), "number prompt": line(prompt=5),
+        "deep 200000": "[" * 200_000 + "]" * 200_000, "5000 digits": line()[:-1] + ', "n": ' + "9" * 5000 + "}",
+        "duplicate keys": line()[:-1] + ', "method": "other"}',
     }
     paths = {}
     for name, text in manifests.items():
@@ -251,7 +268,9 @@ def bad_files(tmp_path_factory):
         paths[f"manifest {name}"] = path
     prompt_sets = {"not json": "[", "nan": "[NaN]", "deep": "[" * 100_000, "not utf-8": b'["\xff"]', "empty": "[]",
                    "surrogate": '["a \\ud800"]', "control": '["a\\u0000"]', "huge": json.dumps([HUGE]),
-                   "numbers": "[1, 2]", "object": '{"steps": [{"no": 1}]}'}
+                   "numbers": "[1, 2]", "object": '{"steps": [{"no": 1}]}',
+                   "deep 200000": "[" * 200_000 + "]" * 200_000, "5000 digits": "[" + "9" * 5000 + "]",
+                   "duplicate keys": '{"prompts": ["a dog"], "prompts": ["a cat"]}', "zero-width": f'["{ZERO_WIDTH}"]'}
     for name, text in prompt_sets.items():
         path = root / f"bad-set-{name.replace(' ', '-')}.json"
         path.write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -274,7 +293,9 @@ def bad_files(tmp_path_factory):
 
 MANIFEST_CASES = ["not json", "empty", "a list", "nan", "deep", "not utf-8", "surrogate", "control", "huge prompt",
                   "huge id", "html id", "traversal", "absolute", "not a video", "unknown field", "videos not a list",
-                  "17 clips", "attention text", "number prompt"]
+                  "17 clips", "attention text", "number prompt", "deep 200000", "5000 digits", "duplicate keys"]
+MANIFEST_EXPECTED = {"deep 200000": "nested too deeply", "5000 digits": "a number has 5,000 digits",
+                     "duplicate keys": "the key 'method' appears twice"}
 
 
 @pytest.mark.parametrize("case", MANIFEST_CASES)
@@ -287,7 +308,7 @@ def test_a_malformed_manifest_is_refused_by_the_command_and_the_upload(app, bad_
     root, paths = bad_files
     manifest = paths[f"manifest {case}"]
     assert study(["import", str(manifest), "--db", str(app["db"])]) == 2
-    one_error_line(capsys.readouterr().err)
+    assert MANIFEST_EXPECTED.get(case, "") in one_error_line(capsys.readouterr().err)
     ctx = type("Ctx", (), {"settings": Settings(annotations_db=str(app["db"]), media_root=str(root)),
                            "auth": None, "admins": set()})()
     with pytest.raises(gr.Error) as refused:
@@ -319,7 +340,7 @@ def _video_cases(root: Path, paths: dict):
     out = ["--out", str(root / "videos")]
     cases = {f"prompts file {name}": ["--prompts-file", str(paths[f"prompts {name}"]), *good[2:], *out]
              for name in ("not json", "nan", "deep", "not utf-8", "empty", "surrogate", "control", "huge", "numbers",
-                          "object")}
+                          "object", "deep 200000", "5000 digits", "duplicate keys", "zero-width")}
     cases.update({
         "guidance nan": [*good, *out, "--guidance", "nan"], "guidance inf": [*good, *out, "--guidance", "inf"],
         "steps 1e9": [*good, *out, "--steps", "1000000000"], "steps -1": [*good, *out, "--steps", "-1"],
@@ -378,7 +399,8 @@ def _expand_cases():
             "seed 2**64": ["a dog", "--seed", str(2**64)], "lambda nan": ["a dog", "--lambda-div", "nan"],
             "temperature inf": ["a dog", "--temperature", "inf"], "candidates 1e5": ["a dog", "--n-candidates",
                                                                                     "100000"],
-            "surrogate argv": ["a \udcff dog"]}
+            "surrogate argv": ["a \udcff dog"], "zero-width query": [ZERO_WIDTH, "-k", "2"],
+            "cache dir in /proc": ["a dog", "-k", "1", "--method", "iid", "--cache-dir", "/proc/dppgrpo-test"]}
 
 
 def _max_base_prompts() -> str:
@@ -406,6 +428,11 @@ EXPECTED = {  # what some of the lines must say (the issue's cases)
     ("study", "status db folder"): "is a folder",
     ("study", "status db not sqlite"): "is not a study database",
     ("study", "surrogate argv"): "is not valid UTF-8",
+    ("video", "prompts file deep 200000"): "nested too deeply",  # not "maximum recursion depth exceeded"
+    ("video", "prompts file 5000 digits"): "a number has 5,000 digits",  # not "not JSON (ValueError)"
+    ("video", "prompts file duplicate keys"): "the key 'prompts' appears twice",  # not the last one kept
+    ("expand", "zero-width query"): "The prompt is empty",
+    ("expand", "cache dir in /proc"): "Cannot use '/proc/dppgrpo-test'",  # not a traceback
 }
 
 
@@ -442,7 +469,8 @@ def command_cases():
 
 
 def _all_path_keys():
-    names = ["not json", "nan", "deep", "not utf-8", "empty", "surrogate", "control", "huge", "numbers", "object"]
+    names = ["not json", "nan", "deep", "not utf-8", "empty", "surrogate", "control", "huge", "numbers", "object",
+             "deep 200000", "5000 digits", "duplicate keys", "zero-width"]
     yaml = ["not utf-8", "malformed", "a list", "deep", "unknown", "nan lambda", "inf lr", "html", "huge", "python tag"]
     return [f"prompts {n}" for n in names] + [f"yaml {n}" for n in yaml]
 
@@ -505,3 +533,60 @@ def test_the_app_answers_valid_requests_after_all_of_that(app):
     kind, view = call(app, "/start", ["probe"])
     assert kind == "complete" and "Signed in as **probe**" in view[1]
     assert db_dump(app["db"]) == app["dump"]  # nothing stored changed: no item, rating or annotator added
+
+
+# ----- issue 23: files that are not files, and JSON the app cannot read -----
+def _memory_limit():  # a command that reads /dev/zero to the end stops at 3 GB instead of taking the machine
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "fifo", "/proc/self/status"])
+@pytest.mark.parametrize("command", ["study import", "video"])
+def test_an_unreadable_input_is_one_line_within_seconds(tmp_path, command, source):
+    import os
+    import time
+
+    if source == "fifo":
+        source = str(tmp_path / "fifo")
+        os.mkfifo(source)  # nothing ever writes to it: opening it for reading would wait forever
+    argv = (["-m", "dppgrpo_core.study", "import", source, "--db", str(tmp_path / "s.db")] if command == "study import"
+            else ["-m", "dppgrpo_core.video", "--prompts-file", source, "--out", str(tmp_path / "v")])
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, *argv], capture_output=True, text=True, cwd=REPO, timeout=60,
+                          preexec_fn=_memory_limit)
+    assert done.returncode == 2 and one_error_line(done.stderr) and time.monotonic() - start < 30
+    assert not (tmp_path / "s.db").exists() and not (tmp_path / "v").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[" * 200_000 + "]" * 200_000, "nested too deeply"), ('{"k": ' + "9" * 5000 + "}", "a number has 5,000 digits"),
+    ('{"query": "a dog", "query": "a cat"}', "the key 'query' appears twice"), ("[1e999]", "too large a number"),
+])
+def test_a_set_file_upload_names_what_is_wrong_with_its_json(content, message):
+    import gradio as gr
+    from gradio.utils import get_upload_folder
+
+    from pages.expand_sets import read_set_file
+
+    folder = Path(get_upload_folder()) / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    (folder / "set.json").write_text(content)
+    with pytest.raises(gr.Error, match=message) as refused:
+        read_set_file(str(folder / "set.json"))
+    assert "\n" not in refused.value.message and "ValueError" not in refused.value.message
+
+
+def test_a_number_out_of_range_or_not_whole_is_refused_without_a_traceback():
+    import gradio as gr
+
+    from pages.fields import Number, Slider
+
+    for field, value, message in [(Number(4, label="steps", precision=0, minimum=1), 0, "steps must be at least 1"),
+                                  (Number(16, label="height", precision=0, minimum=16), 3.5, "height must be at least"),
+                                  (Number(0, label="Seed", precision=0, minimum=0), 3.5, "Seed must be a whole number"),
+                                  (Slider(1, 20, value=6, step=1, label="K"), 21, "K must be from 1 to 20")]:
+        with pytest.raises(gr.Error, match=message) as refused:
+            field.preprocess(value)
+        assert refused.value.print_exception is False  # gradio's own refusal printed a traceback in the server log
