@@ -45,8 +45,9 @@ from dppgrpo_core.cli import ArgumentParser, run_main, whole  # noqa: E402
 from dppgrpo_core.settings import Settings  # noqa: E402
 from dppgrpo_core.study.fields import check_annotator  # noqa: E402
 from pages import TABS  # noqa: E402
-from pages.context import AppContext  # noqa: E402
+from pages.context import AppContext, bind, browser_secret  # noqa: E402
 from pages.fields import check_inputs  # noqa: E402
+from pages.layout import launch_options, tabs_for_view  # noqa: E402
 
 TITLE = "DPP-GRPO: diverse video prompt sets"
 
@@ -61,10 +62,14 @@ def build_app(settings: Settings | None = None, auth=None, admins=None, allow_cp
         )
         # States are made outside gr.Tabs: created inside it, Gradio mislabels and misroutes the tab buttons.
         prompt_set, rendered_set = gr.State(None), gr.State(None)
-        # This browser's last set and grid, kept across a reload (encrypted in localStorage; checked on restore).
-        saved_set = gr.BrowserState(None, storage_key="dppgrpo-last-set")
-        saved_grid = gr.BrowserState(None, storage_key="dppgrpo-last-grid")
-        with gr.Tabs() as tabs:
+        # This browser's last set and grid, kept across a reload and a server restart (encrypted in localStorage
+        # with a key kept in the cache folder; checked on restore).
+        secret = browser_secret(settings.cache_dir)
+        saved_set = gr.BrowserState(None, storage_key="dppgrpo-last-set", secret=secret)
+        saved_grid = gr.BrowserState(None, storage_key="dppgrpo-last-grid", secret=secret)
+        rendered_grids = gr.State([])  # every grid this session rendered: the study pairs two of them
+        # "wrap": on a narrow screen the tabs take a second row instead of hiding behind a menu.
+        with gr.Tabs(overflow_behavior="wrap") as tabs:
             ctx = AppContext(
                 settings=settings,
                 tabs=tabs,
@@ -75,10 +80,16 @@ def build_app(settings: Settings | None = None, auth=None, admins=None, allow_cp
                 saved_set=saved_set,
                 saved_grid=saved_grid,
                 allow_cpu=allow_cpu,
+                rendered_grids=rendered_grids,
             )
+            shown = []
             for label, module_name in TABS:
-                with gr.Tab(label, id=module_name):
+                with gr.Tab(label, id=module_name) as tab:
                     importlib.import_module(f"pages.{module_name}").build(ctx)
+                shown.append(tab)
+        # The annotator link (?view=annotate) shows the Annotate tab alone.
+        demo.load(bind(tabs_for_view, [name for _, name in TABS]), None, [tabs, *shown],
+                  api_visibility="private", show_progress="hidden")
     check_inputs(demo)  # NaN, infinity or text in any numeric field: a gr.Error message, never a blank one
     demo.queue(default_concurrency_limit=4)
     return demo
@@ -124,7 +135,7 @@ def _main(argv) -> int:
     if auth and unknown:
         raise UserFacingError(f"--admin {checks.shown(unknown[0])} is not a user of --auth.")
     demo = build_app(Settings.from_args(args), auth=auth, admins=args.admin, allow_cpu=args.allow_cpu)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, **launch_options())
     return 0
 
 

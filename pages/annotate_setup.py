@@ -1,7 +1,8 @@
 """The Annotate tab's store access and its "Study set-up" panel (admins only when the app runs with sign-in).
 
 The panel adds the Expand/Render tab's current set as one item (optionally with an attention-check twin; the
-Render tab's one-click button calls the same `add_current_set`), or imports a JSONL manifest of items and pairs.
+Render tab's one-click button calls the same `add_current_set`), imports a JSONL manifest of items and pairs, or
+makes pairs from the app's own renders (`study_pairs.py`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 
 import gradio as gr
 
+from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study import (
     add_manifest_entries,
     attention_check_for,
@@ -17,6 +19,7 @@ from dppgrpo_core.study import (
     pairwise,
     read_manifest,
 )
+from dppgrpo_core.video import videos_dir
 from pages.context import (
     AppContext,
     bind,
@@ -26,6 +29,8 @@ from pages.context import (
     open_store,
     refused,
 )
+from pages.layout import annotator_link
+from pages.study_pairs import build_pairs_panel
 
 
 # ----- study set-up (admins) -----
@@ -57,11 +62,22 @@ def add_current_set(ctx: AppContext, rendered: dict | None, expanded: dict | Non
 @handler
 def import_manifest_upload(ctx: AppContext, path: str | None, request: gr.Request | None) -> str:
     """Import an uploaded JSONL manifest (items and pairs). Its clips are read from the `media_root` setting
-    (else the app's working folder), since the upload folder is temporary, and must lie inside it."""
+    (else the app's working folder), since the upload folder is temporary, and must lie inside it or be videos
+    this app rendered (its video cache)."""
     _require_admin(ctx, request)
     if not path:
         raise refused("Choose a .jsonl manifest first.")
-    entries = read_manifest(path, base_dir=ctx.settings.media_root or os.getcwd())
+    base = ctx.settings.media_root or os.getcwd()
+    try:
+        entries = read_manifest(path, base_dir=base, media_root=videos_dir(ctx.settings.cache_dir))
+    except UserFacingError as exc:
+        where, outside, _ = str(exc).partition(" is outside ")
+        if not outside:
+            raise
+        raise UserFacingError(f"{where} is not a clip this app may show (only videos it rendered, or files in "
+                              f"{'the --media-root folder' if ctx.settings.media_root else 'its working folder'}). "
+                              "To pair grids rendered here, use “Pair these two grids” below; for other clips, "
+                              "start the app with --media-root set to their folder.") from None
     store = open_store(ctx)
     added, pairs = add_manifest_entries(store, entries)
     paired = f" and {pairs} pairs" if pairs else ""
@@ -70,7 +86,11 @@ def import_manifest_upload(ctx: AppContext, path: str | None, request: gr.Reques
 
 
 def setup_on_load(ctx: AppContext, request: gr.Request):
-    """On page load: with sign-in the id box shows the user name and only admins see the set-up panel."""
+    """On page load: with sign-in the id box shows the user name and only admins see the set-up panel; through
+    the annotator link (`?view=annotate`) nobody sees it."""
+    if annotator_link(request):
+        return gr.Textbox(value=request.username or "") if ctx.auth is not None else gr.Textbox(), \
+            gr.Accordion(visible=False)
     if ctx.auth is None:
         return gr.Textbox(), gr.Accordion(visible=True)
     return gr.Textbox(value=request.username or ""), gr.Accordion(visible=is_admin(ctx, request))
@@ -81,7 +101,8 @@ def build_setup(ctx: AppContext, annotator_box) -> list:
     with gr.Accordion("Study set-up", open=False, visible=ctx.auth is None) as setup:
         gr.Markdown("Add the current set of the Expand tab (as text) or the Render tab (as clips) as one item; "
                     "or import a JSONL manifest (one item or pair per line; see "
-                    "`python -m dppgrpo_core.study --help`).")
+                    "`python -m dppgrpo_core.study --help`). Send annotators this page's address with "
+                    "`?view=annotate` added: it shows the Annotate tab alone, without this panel.")
         with gr.Row():
             with_check = gr.Checkbox(label="also add an attention-check item (identical clips)", value=False)
             add = gr.Button("Add current set to study")
@@ -89,8 +110,9 @@ def build_setup(ctx: AppContext, annotator_box) -> list:
             manifest = gr.File(label="JSONL manifest", file_types=[".jsonl"], type="filepath")
             import_button = gr.Button("Import manifest")
         setup_status = gr.Markdown()
+        pair_events = build_pairs_panel(ctx)  # "pair these two grids", "pair two methods over prompts"
     gr.on(triggers=None, fn=bind(setup_on_load, ctx), outputs=[annotator_box, setup], api_visibility="private")
-    return [add.click(bind(add_current_set, ctx), inputs=[ctx.rendered_set, ctx.prompt_set, with_check],
+    return pair_events + [add.click(bind(add_current_set, ctx), inputs=[ctx.rendered_set, ctx.prompt_set, with_check],
                       outputs=setup_status, api_visibility="private"),
             import_button.click(bind(import_manifest_upload, ctx), inputs=manifest, outputs=setup_status,
                                 api_visibility="private")]

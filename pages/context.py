@@ -128,6 +128,8 @@ class AppContext:
     saved_set: gr.BrowserState | None = None
     saved_grid: gr.BrowserState | None = None
     allow_cpu: bool = False  # app flag --allow-cpu: full-size video models may run on a CPU (hours per video)
+    # Every grid this session rendered, oldest first (RenderedSet dicts): the study's "pair these two grids".
+    rendered_grids: gr.State | None = None
 
     @property
     def model_queue(self) -> dict:
@@ -138,6 +140,38 @@ class AppContext:
 def kept_or_none(saved):
     """A browser's kept copy, or None when it kept nothing: the first of the two restore steps (see Expand)."""
     return saved or None
+
+
+def browser_secret(cache_dir) -> str | None:
+    """The key that encrypts what browsers keep (gr.BrowserState), kept in `<cache_dir>/browser-state.key` so a
+    kept set and grid survive a server restart (gradio's default key is new in every process). None, and
+    gradio's own per-process key, when the cache folder cannot hold it.
+
+    >>> import tempfile; folder = tempfile.mkdtemp()
+    >>> browser_secret(folder) == browser_secret(folder) and len(browser_secret(folder))
+    64
+    """
+    import os
+    import secrets
+
+    path = Path(cache_dir).expanduser() / "browser-state.key"
+    try:
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{os.getpid()}")
+            partial.write_text(secrets.token_hex(32))
+            os.chmod(partial, 0o600)
+            try:
+                os.link(partial, path)  # never replaces: two processes starting together share the first key
+            except FileExistsError:
+                pass
+            finally:
+                partial.unlink()
+        key = path.read_text().strip()
+    except OSError as exc:
+        logging.getLogger(__name__).warning("kept sets will not survive a restart: %s", exc)
+        return None
+    return key if re.fullmatch(r"[0-9a-f]{64}", key) else None
 
 
 def on_page_load(fn, inputs=None, outputs=None, **kwargs):

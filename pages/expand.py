@@ -1,11 +1,14 @@
 """Expand tab: rewrite one prompt into K prompts and watch each step's DPP marginal gain live.
 
 `build(ctx)` lays out the tab and wires module-level handlers: the runs in `expand_run.py`, set files and
-the browser's kept set in `expand_sets.py`, the views in `expand_view.py`. The expand event is the API
+the browser's kept set in `expand_sets.py`, the views in `expand_view.py`, the estimates in `estimates.py`, the
+queue's side (one run per session, the waiting line, Stop) in `expand_queue.py`. The expand event is the API
 endpoint `/expand`, the comparison `/compare`.
 """
 
 from __future__ import annotations
+
+import time
 
 import gradio as gr
 
@@ -25,14 +28,21 @@ from pages.context import (
     kept_or_none,
     on_page_load,
 )
-from pages.expand_run import compare_stream, compare_validator, expand_stream, validator
-from pages.expand_sets import load_set_upload, restore_saved, saved_copy, upload_problem
-from pages.expand_view import (
-    MAX_K_APP,
-    TABLE_COLUMNS,
-    estimate_line,
-    measured_timings,
+from pages.activity import ACTIVITY
+from pages.estimates import MAX_K_APP, POLICY_METHODS, compare_line, estimate_line, expected_seconds
+from pages.expand_queue import (
+    compare_gate,
+    expand_gate,
+    loading_ahead,
+    on_stop,
+    queue_tick,
+    run_over,
+    waiting_outputs,
+    whole,
 )
+from pages.expand_run import compare_stream, expand_stream
+from pages.expand_sets import load_set_upload, restore_saved, saved_copy, upload_problem
+from pages.expand_view import TABLE_COLUMNS
 
 FALLBACK_EXAMPLES = [
     "a dog playing with a ball at the beach",
@@ -55,20 +65,50 @@ def example_prompts(n: int = 6) -> list[str]:
         return FALLBACK_EXAMPLES
 
 
+def _record_run(settings: Settings, method: str, policy, k: int, n_candidates, elapsed: float,
+                loading: float) -> None:
+    """A finished run teaches the server's estimates: its models are loaded now, and its seconds per prompt."""
+    ACTIVITY.mark_loaded("embedder", settings.embedder)
+    if method in POLICY_METHODS:
+        ACTIVITY.mark_loaded("policy", policy or "")
+    units = k * (int(n_candidates) if method == "dpp-rerank" else 1)
+    ACTIVITY.measure(method, max(elapsed - loading, 0.0) / units, warm=loading == 0)
+
+
 @handler(uses_gpu=True)
 def on_expand(settings: Settings, prompt, k, method, seed, lambda_div, lambda_rel, policy, temperature,
-              n_candidates, progress=gr.Progress()):
-    """The Expand button: `expand_stream` with the progress bar and a status line every second."""
-    yield from expand_stream(settings, prompt, k, method, seed, lambda_div, lambda_rel, policy, temperature,
-                             n_candidates, progress=progress, tick=1.0)
+              n_candidates, request: gr.Request = None, progress=gr.Progress()):
+    """The Expand button: `expand_stream` with the progress bar and a status line every second; the run is in
+    the server's record of runs (`ACTIVITY`) while it lasts, so others see what they wait behind."""
+    k, session = whole(k), getattr(request, "session_hash", None) or "api"
+    loading = loading_ahead(settings, method, policy)
+    ACTIVITY.start(session, method, k, expected_seconds(method, k, n_candidates, ACTIVITY.rates(), loading))
+    start = time.perf_counter()
+    try:
+        yield from expand_stream(settings, prompt, k, method, seed, lambda_div, lambda_rel, policy, temperature,
+                                 n_candidates, progress=progress, tick=1.0)
+    finally:
+        ACTIVITY.finish(session)
+    _record_run(settings, method, policy, k, n_candidates, time.perf_counter() - start, loading)
 
 
 @handler(uses_gpu=True)
 def on_compare(settings: Settings, prompt, method, method_b, compare_k, seed, lambda_div, lambda_rel, policy,
-               temperature, n_candidates):
+               temperature, n_candidates, request: gr.Request = None):
     """The Compare button: both methods with the comparison's own K (the inputs' order puts K after them)."""
-    yield from compare_stream(settings, prompt, compare_k, method, method_b, seed, lambda_div, lambda_rel, policy,
-                              temperature, n_candidates)
+    compare_k, session = whole(compare_k), getattr(request, "session_hash", None) or "api"
+    slowest = max([method, method_b], key=lambda m: m in POLICY_METHODS)
+    loading = loading_ahead(settings, slowest, policy)
+    expected = sum(expected_seconds(m, compare_k, n_candidates, ACTIVITY.rates()) for m in {method, method_b})
+    ACTIVITY.start(session, slowest, compare_k, expected + loading)
+    try:
+        yield from compare_stream(settings, prompt, compare_k, method, method_b, seed, lambda_div, lambda_rel,
+                                  policy, temperature, n_candidates)
+    finally:
+        ACTIVITY.finish(session)
+    ACTIVITY.mark_loaded("embedder", settings.embedder)
+    if slowest in POLICY_METHODS:
+        ACTIVITY.mark_loaded("policy", policy or "")
 
 
 def method_note(name: str) -> str:
@@ -80,8 +120,22 @@ def method_note(name: str) -> str:
     return f"*{METHOD_NOTES.get(name, '')}*"
 
 
-def on_estimate(device: str, method: str, k, n_candidates, timings: dict | None) -> str:
-    return estimate_line(method, k, n_candidates, timings, device)
+def on_estimate(settings: Settings, device: str, method: str, k, n_candidates, policy) -> str:
+    """The line under the buttons: this run's time here, loading included, or what is wrong with K."""
+    return estimate_line(method, whole(k), n_candidates, ACTIVITY.rates(), device,
+                         loading_ahead(settings, method, policy))
+
+
+def on_compare_estimate(settings: Settings, device: str, method: str, method_b: str, compare_k, n_candidates,
+                        policy) -> str:
+    slowest = max([method, method_b], key=lambda m: m in POLICY_METHODS)
+    return compare_line(method, method_b, whole(compare_k), n_candidates, ACTIVITY.rates(), device,
+                        loading_ahead(settings, slowest, policy))
+
+
+def set_loaded(settings: Settings) -> None:
+    """A set loaded or restored scored its prompts: the embedder is loaded now."""
+    ACTIVITY.mark_loaded("embedder", settings.embedder)
 
 
 def send_to_render(prompt_set: dict | None):
@@ -93,16 +147,32 @@ def send_to_render(prompt_set: dict | None):
 
 
 def build(ctx: AppContext) -> None:
-    # Long but flat: the layout, then the wiring of module-level handlers (nothing else happens here).
+    # Long but flat: the layout, then the wiring of module-level handlers (nothing else happens here). The prompt,
+    # the buttons and the lines about the run come first, so Tab reaches Expand from the prompt in one press.
     settings = ctx.settings
+    try:
+        device = settings.check_device()
+    except UserFacingError:
+        device = "cpu"
+    live = ["dpp-live"]  # status lines a screen reader announces (app.HEAD marks them aria-live)
     with gr.Row():
         with gr.Column(scale=3):
-            prompt = gr.Textbox(label="Prompt", placeholder="a dog playing with a ball at the beach", lines=2,
-                                max_lines=6, elem_id="expand-prompt")
+            # One line to start (it grows to six): Enter runs the expansion, Shift+Enter adds a line.
+            prompt = gr.Textbox(label="Prompt", lines=1, max_lines=6, elem_id="expand-prompt",
+                                placeholder="a dog playing with a ball at the beach (Enter runs)")
+            with gr.Row(elem_classes=["dpp-buttons"]):
+                run = gr.Button("Expand", variant="primary", elem_id="expand-run")
+                stop = gr.Button("Stop", variant="stop", visible=False, elem_id="expand-stop")
+                to_render = gr.Button("Send set to Render ▶")
+            estimate = gr.Markdown(estimate_line(DEFAULT_METHOD, 6, 4, {}, device),
+                                   elem_id="expand-estimate", elem_classes=live)
+            queue_note = gr.Markdown(elem_id="expand-queue", elem_classes=live)
+            status = gr.Markdown(elem_id="expand-status", elem_classes=live)
             gr.Examples(example_prompts(), inputs=prompt, label="VBench prompts")
         with gr.Column(scale=2):
             with gr.Row():
-                k = gr.Slider(1, MAX_K_APP, value=6, step=1, label="K (prompts in the set)")
+                # A number field, not a slider: a typed K out of range is refused with its line, never clamped.
+                k = gr.Number(value=6, label=f"K (prompts in the set, 1 to {MAX_K_APP})", elem_id="expand-k")
                 seed = gr.Number(value=0, precision=0, label="Seed")
             method = gr.Dropdown(list(METHODS), value=DEFAULT_METHOD, label="Method")
             note = gr.Markdown(method_note(DEFAULT_METHOD))
@@ -116,16 +186,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             temperature = gr.Slider(0, 1.5, value=ExpandConfig.temperature, step=0.05, label="Temperature (0 = greedy)")
             n_candidates = gr.Slider(1, 8, value=ExpandConfig.n_candidates, step=1, label="Candidates per step (dpp-rerank)")
-    try:
-        device = settings.check_device()
-    except UserFacingError:
-        device = "cpu"
-    timings = gr.State({})  # this session's measured seconds per prompt, by method
-    with gr.Row():
-        run = gr.Button("Expand", variant="primary")
-        to_render = gr.Button("Send set to Render ▶")
-    estimate = gr.Markdown(estimate_line(DEFAULT_METHOD, 6, 4, {}, device), elem_id="expand-estimate")
-    status = gr.Markdown(elem_id="expand-status")
+    timer = gr.Timer(1.0, active=False)  # ticks while this session's run waits for a slot
     table = gr.Dataframe(headers=TABLE_COLUMNS, label="Prompt set", wrap=True, interactive=False,
                          column_widths=["6%", "64%", "10%", "10%", "10%"])
     with gr.Row():
@@ -135,42 +196,66 @@ def build(ctx: AppContext) -> None:
     with gr.Row():
         json_file = gr.File(label="Set as JSON (everything needed to make it again)")
         csv_file = gr.File(label="Set as CSV")
-        set_upload = gr.File(label="Load a set (a JSON downloaded here)", file_types=[".json"], type="filepath")
+        set_upload = gr.File(label="Load a set (a JSON downloaded here)", file_types=[".json"], type="filepath",
+                             elem_id="expand-load-set")
     with gr.Accordion("Compare two methods on this prompt", open=False):
         with gr.Row():
             method_b = gr.Dropdown(list(METHODS), value="iid", label="Second method")
-            compare_k = gr.Slider(1, MAX_K_APP, value=4, step=1, label="K for the comparison")
+            compare_k = gr.Number(value=4, label=f"K for the comparison (1 to {MAX_K_APP})")
             compare = gr.Button("Compare")
-        compare_status = gr.Markdown()
+            compare_stop = gr.Button("Stop", variant="stop", visible=False)
+        compare_estimate = gr.Markdown(compare_line(DEFAULT_METHOD, "iid", 4, 4, {}, device), elem_classes=live)
+        compare_status = gr.Markdown(elem_classes=live)
         compare_plot = gr.Plot(label="Gain curves")
         compare_sets = gr.HTML()
 
+    quiet = {"api_visibility": "private", "show_progress": "hidden"}
     options = [seed, lambda_div, lambda_rel, policy, temperature, n_candidates]
     method.change(method_note, method, note, api_visibility="private")
-    gr.on([method.change, k.change, n_candidates.change, timings.change], bind(on_estimate, device),
-          [method, k, n_candidates, timings], estimate, api_visibility="private", show_progress="hidden")
+    estimate_inputs = [method, k, n_candidates, policy]
+    compare_inputs = [method, method_b, compare_k, n_candidates, policy]
+    gr.on([method.change, k.change, n_candidates.change, policy.change], bind(on_estimate, settings, device),
+          estimate_inputs, estimate, **quiet)
+    gr.on([method.change, method_b.change, compare_k.change, n_candidates.change, policy.change],
+          bind(on_compare_estimate, settings, device), compare_inputs, compare_estimate, **quiet)
 
     set_outputs = [status, table, gains_plot, heatmap, summary, json_file, csv_file, ctx.prompt_set]
     form = [prompt, k, method, *options[:3], policy, temperature, n_candidates]
-    expanded = gr.on([run.click, prompt.submit], bind(on_expand, settings), [prompt, k, method, *options],
-                     set_outputs, validator=validator(settings), api_name="expand", **ctx.model_queue)
+    waiting = [queue_note, stop, timer]
+    triggers = [run.click, prompt.submit]
+    # Wired first, so the Stop button and the waiting line show at once, before the run is queued.
+    gr.on(triggers, waiting_outputs, [prompt], waiting, queue=False, **quiet)
+    # "multiple": a click during this session's run reaches the gate, which says so (never dropped silently).
+    expanded = gr.on(triggers, bind(on_expand, settings), [prompt, k, method, *options], set_outputs,
+                     validator=bind(expand_gate, settings), trigger_mode="multiple", api_name="expand",
+                     **ctx.expand_queue)
     # The second method and the comparison's own K come after the method, so the validator checks them too.
-    compare.click(bind(on_compare, settings), [prompt, method, method_b, compare_k, *options],
-                  [compare_status, compare_plot, compare_sets], api_name="compare",
-                  validator=compare_validator(settings), **ctx.model_queue)
+    compare_args = [prompt, method, method_b, compare_k, *options]
+    compare.click(waiting_outputs, [prompt], [queue_note, compare_stop, timer], queue=False, **quiet)
+    compared = compare.click(bind(on_compare, settings), compare_args, [compare_status, compare_plot, compare_sets],
+                             api_name="compare", validator=bind(compare_gate, settings), trigger_mode="multiple",
+                             **ctx.expand_queue)
+    timer.tick(queue_tick, None, waiting, queue=False, **quiet)
+    for button in (stop, compare_stop):
+        button.click(on_stop, None, [queue_note, button, timer], cancels=[expanded, compared], queue=False, **quiet)
+    for event, button in ((expanded, stop), (compared, compare_stop)):
+        event.then(run_over, None, [queue_note, button, timer], **quiet)
+        event.then(bind(on_estimate, settings, device), estimate_inputs, estimate, **quiet)
+        event.then(bind(on_compare_estimate, settings, device), compare_inputs, compare_estimate, **quiet)
+
     loaded = set_upload.upload(bind(load_set_upload, settings), set_upload, set_outputs + form,
-                               api_visibility="private", validator=bind(upload_problem, settings), **ctx.model_queue)
+                               api_visibility="private", validator=bind(upload_problem, settings), **ctx.expand_queue)
     for event in (expanded, loaded):
-        event.success(measured_timings, [timings, ctx.prompt_set], timings, api_visibility="private",
-                      show_progress="hidden")
         if ctx.saved_set is not None:
-            event.success(saved_copy, ctx.prompt_set, ctx.saved_set, api_visibility="private",
-                          show_progress="hidden")
+            event.success(saved_copy, ctx.prompt_set, ctx.saved_set, **quiet)
+    loaded.success(bind(set_loaded, settings), **quiet)
     if ctx.saved_set is not None:
         # Two steps, so that a page with nothing kept runs no event on the form (an event on an input would
         # clear the message of a refused click made while it ran): only a kept set changes `kept`.
         kept = gr.State(None)
-        on_page_load(kept_or_none, ctx.saved_set, kept, api_visibility="private", show_progress="hidden")
-        kept.change(bind(restore_saved, settings), kept, set_outputs + form, api_visibility="private",
-                    show_progress="hidden", **ctx.model_queue)
+        on_page_load(kept_or_none, ctx.saved_set, kept, **quiet)
+        kept.change(bind(restore_saved, settings), kept, set_outputs + form, **quiet,
+                    **ctx.expand_queue).success(bind(set_loaded, settings), **quiet)
+    # The estimates depend on what this server has loaded and measured since the page was built.
+    on_page_load(bind(on_estimate, settings, device), estimate_inputs, estimate, **quiet)
     to_render.click(send_to_render, ctx.prompt_set, ctx.tabs, api_visibility="private")

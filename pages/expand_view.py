@@ -1,4 +1,5 @@
-"""Pure view helpers of the Expand tab: tables, plotly figures, files and time estimates from step records (no Gradio).
+"""Pure view helpers of the Expand tab: tables, plotly figures, files and step status lines from step records
+(no Gradio; the estimates before a run are in `estimates.py`).
 
     >>> steps = [{"index": 1, "prompt": "A <b>dog</b>.", "gain": 0.69, "relevance": 0.8, "reward": 0.745, "log_det": 0.69}]
     >>> steps_table(steps).columns.tolist()
@@ -19,8 +20,8 @@ import textwrap
 import pandas as pd
 import plotly.graph_objects as go
 
-from dppgrpo_core import checks
-from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.checks import csv_cell
+from pages.estimates import MAX_K_APP, duration  # noqa: F401 - MAX_K_APP: the tab's limit, imported from here too
 from pages.scratch import new_folder
 
 TABLE_COLUMNS = ["step", "prompt", "Δ gain", "relevance", "reward"]
@@ -125,9 +126,9 @@ def write_downloads(result: dict) -> tuple[str, str]:
         writer.writerow(["index", "prompt", "gain", "relevance", "reward", "log_det", "method", "query", "seed",
                          *CSV_CONFIG, "policy"])
         for s in result["steps"]:
-            writer.writerow(map(checks.csv_cell, [s["index"], s["prompt"], s["gain"], s["relevance"], s["reward"],
-                                                  s["log_det"], result["method"], result["query"], result["seed"],
-                                                  *[config.get(name) for name in CSV_CONFIG], result.get("policy")]))
+            writer.writerow(map(csv_cell, [s["index"], s["prompt"], s["gain"], s["relevance"], s["reward"],
+                                           s["log_det"], result["method"], result["query"], result["seed"],
+                                           *[config.get(name) for name in CSV_CONFIG], result.get("policy")]))
     return json_path, csv_path
 
 
@@ -158,9 +159,6 @@ def rerun_command(result: dict) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-MAX_K_APP = 20  # prompts in one set made in the app
-
-
 def step_status(method: str, k: int, done: list[dict], step_elapsed: float, n_candidates: int) -> str:
     """The status line while step len(done)+1 runs: its elapsed seconds and, after one step, the time left.
 
@@ -173,68 +171,7 @@ def step_status(method: str, k: int, done: list[dict], step_elapsed: float, n_ca
     if done:
         per_step = statistics.median(s["generate_s"] + s["score_s"] for s in done)
         left = max(per_step * (k - len(done)) - step_elapsed, 0.0)
-        line += f" · about {_duration(left)} left"
+        line += f" · about {duration(left)} left"
     elif step_elapsed > 5:
         line += " (the first step also loads the models)"
     return line
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min"
-
-
-# Typical seconds per prompt on a CPU with the packaged SmolLM2 (dpp-rerank: per candidate), from the benchmark
-# runs in BENCHMARKS.md (iid 3.7, dpp-grpo 6.5, dpp-rerank 9.2 per prompt with 4 candidates); a loaded machine is
-# slower. Replaced by this session's own measurement after a run. The other methods run no language model.
-CPU_SECONDS_PER_PROMPT = {"original": 0.1, "composer": 0.3, "dpp-compose": 1.0, "iid": 3.7, "dpp-grpo": 6.5,
-                          "dpp-rerank": 2.3}
-POLICY_METHODS = ("iid", "dpp-grpo", "dpp-rerank")
-
-
-def estimate_line(method: str, k, n_candidates, timings: dict | None, device: str) -> str:
-    """One line before the click: about how long `method` takes for K prompts here.
-
-    From `timings` (this session's measured seconds per prompt, by method), else from CPU_SECONDS_PER_PROMPT.
-
-    >>> estimate_line("dpp-rerank", 6, 4, {}, "cpu")
-    'Estimated time for dpp-rerank, K = 6: about 55 s on this CPU (a typical figure; your runs here refine it), plus model loading on the first run.'
-    >>> estimate_line("iid", 6, 4, {"iid": 0.5}, "cpu")
-    'Estimated time for iid, K = 6: about 3 s on this machine (measured in this session; a first run includes loading the models).'
-    """
-    try:
-        k = checks.number(k, "K", 1, MAX_K_APP, whole=True)
-        n_candidates = checks.number(n_candidates, "n", 1, 16, whole=True)
-    except UserFacingError:
-        return ""
-    per_unit = (timings or {}).get(method)
-    units = k * (n_candidates if method == "dpp-rerank" else 1)
-    if per_unit is not None:
-        total = per_unit * units
-        return (f"Estimated time for {method}, K = {k}: about {_duration(total) if total >= 3 else 'a few seconds'} "
-                "on this machine (measured in this session; a first run includes loading the models).")
-    if method not in CPU_SECONDS_PER_PROMPT:
-        return ""
-    total = CPU_SECONDS_PER_PROMPT[method] * units
-    if method not in POLICY_METHODS:
-        return (f"Estimated time for {method}, K = {k}: a few seconds (no language model; the first run loads "
-                "the embedder).")
-    if device.startswith("cuda"):
-        return (f"Estimated time for {method}, K = {k}: up to about {_duration(total)} (a CPU figure; a GPU is "
-                "faster: your first run here measures it).")
-    return (f"Estimated time for {method}, K = {k}: about {_duration(total)} on this CPU (a typical figure; your runs "
-            "here refine it), plus model loading on the first run.")
-
-
-def measured_timings(timings: dict | None, prompt_set: dict | None) -> dict:
-    """`timings` with the seconds per prompt (dpp-rerank: per candidate) of the set just made: its whole time
-    over its K (a first run's includes loading the models). A set loaded from a file measures nothing."""
-    timings = dict(timings or {})
-    total = ((prompt_set or {}).get("timing") or {}).get("total_s")
-    if total is not None and prompt_set.get("k"):
-        units = prompt_set["k"]
-        if prompt_set.get("method") == "dpp-rerank":
-            units *= max(int((prompt_set.get("config") or {}).get("n_candidates") or 1), 1)
-        timings[prompt_set["method"]] = total / units
-    return timings

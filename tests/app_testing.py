@@ -13,8 +13,15 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "artifacts")
-# The README shows these: the browser walk rewrites them on every run, so they show the app as it is.
-SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "screenshots")
+
+
+def screenshots_folder(tmp_path_factory) -> str:
+    """Where the browser walks write their screenshots: $DPPGRPO_SCREENSHOTS when set (to refresh the README's
+    pictures: DPPGRPO_SCREENSHOTS=docs/screenshots make test ARGS="-m browser"), else a temporary folder. A test
+    never rewrites a tracked file on its own."""
+    folder = os.environ.get("DPPGRPO_SCREENSHOTS") or str(tmp_path_factory.mktemp("screenshots"))
+    os.makedirs(folder, exist_ok=True)
+    return folder
 
 
 def free_port() -> int:
@@ -23,14 +30,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_app(settings, **kwargs):
-    """Build and launch the whole app on a free loopback port; returns (demo, url). Close with demo.close()."""
+def launch_app(settings, port: int | None = None, **kwargs):
+    """Build and launch the whole app on a loopback port (a free one unless given); returns (demo, url). Close
+    with demo.close()."""
     from app import build_app
+    from pages.layout import launch_options
 
     demo = build_app(settings, auth=kwargs.get("auth"), admins=kwargs.get("admins"))
-    port = free_port()
+    port = port or free_port()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, auth=kwargs.get("auth"),
-                quiet=True)
+                quiet=True, **launch_options())
     return demo, f"http://127.0.0.1:{port}/"
 
 

@@ -99,11 +99,20 @@ def test_results_are_for_admins_only(auth_app, capfd):
         client_for(url, "alice").predict(3, 3, "", api_name="/submit")
     # 10: expected refusals are the user's business: no traceback in the server's terminal
     assert "Traceback" not in capfd.readouterr().err
+    # 7 (issue 25): a script's answers take well under 4 s each: too fast to count, and said so.
+    ratings = store.ratings()
+    overview, summary_note = client_for(url, "lead").predict(api_name="/results")[:2]
+    assert f"{len(ratings)} answers under 4 s are left out" in overview and "No ratings yet" in summary_note
+    with store._write() as conn:  # as if each answer had taken the time to watch the set
+        conn.execute("UPDATE ratings SET seconds = seconds + 10")
     (overview, _, summary, _figure, _, failures, pair_overview, _, _, times, csv_path, jsonl_path,
      pair_files) = client_for(url, "lead").predict(api_name="/results")
     ratings = store.ratings()
     assert f"**{ratings['annotator'].nunique()}** annotators, **{len(ratings)}** ratings" in overview
+    assert "left out" not in overview
     assert set(table(summary)["method"]) == set(METHODS)
+    # Two items per method: a mean, and the line that an interval needs more items, never "[x, x]".
+    assert table(summary)["diversity mean [95% CI]"].str.contains(r"\(2 items: an interval needs 5\)").all()
     exported = pd.read_csv(csv_path)
     assert len(exported) == len(ratings) and set(exported["annotator"]) == set(ratings["annotator"])
     assert len(Path(jsonl_path).read_text().splitlines()) == len(ratings)
@@ -217,8 +226,10 @@ def test_add_current_set_and_import_upload(tmp_path, monkeypatch):
 
 # ----- issue 12: the admin upload refuses server files; user text shows as itself -----
 @pytest.mark.parametrize("clip, message", [
-    ("{tmp}/secret.mp4", "outside the manifest's folder"), ("/etc/hostname", "outside the manifest's folder"),
-    ("../secret.mp4", "outside the manifest's folder"), ("clips/link.mp4", "outside the manifest's folder"),
+    # The refusal says what to do instead (issue 25, item 3): the app's own pairing, or --media-root.
+    ("{tmp}/secret.mp4", "not a clip this app may show.*Pair these two grids.*--media-root"),
+    ("/etc/hostname", "not a clip this app may show"),
+    ("../secret.mp4", "not a clip this app may show"), ("clips/link.mp4", "not a clip this app may show"),
     ("clips/notes.txt", "is not a video file"), ("annotations.db", "is not a video file"),
 ])
 def test_upload_refuses_a_manifest_naming_a_server_file(tmp_path, clip, message):

@@ -222,7 +222,10 @@ def test_benchmark_tab_lists_and_loads_runs(original_run, tmp_path):
     assert list(figure.data[0].x) == list(range(1, K + 1))
     assert prompts["vendi"].tolist() == [1.0] and len(efficiency) == 1
     assert list(videos.columns) == ["note"] and "no rendered videos" in videos["note"][0]
-    assert page.load_if_chosen(str(cache), "")[1] is None  # page load with no run chosen: no error, empty view
+    # Page load with no run chosen: no error, and no empty plot or "no run loaded" table (issue 25, item 9).
+    note, _, plot, *tables, sets_box, _ = page.show_run(str(cache), "")
+    assert plot.visible is False and all(t.visible is False for t in tables) and sets_box.visible is False
+    assert "Choose a run" in note
     # Only listed names: a folder, a traversal or an absolute path is refused, even one that holds a run.
     for bad in ("", "missing", str(tmp_path / "missing"), str(tmp_path), str(original_run), "../cache/benchmarks/run-a",
                 "run-a/..", None, 3):

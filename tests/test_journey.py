@@ -16,14 +16,14 @@ from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import StepRecord
 from dppgrpo_core.settings import Settings
 from pages import benchmark as bench_page
+from pages import estimates
 from pages import expand as page
 from pages import expand_run as run_page
 from pages import expand_sets as sets_page
-from pages import expand_view as view_page
 from pages import render as render_page
 from pages import render_view
 from pages.expand_view import GAIN_AXIS_TITLE, gains_figure
-from tests.app_testing import SCREENSHOTS, chromium_page, launch_app
+from tests.app_testing import chromium_page, launch_app, screenshots_folder
 
 QUERY = "a red car driving through a rainy city at night"
 OPTIONS = (0, 0.5, 0.5)  # seed, λ_div, λ_rel
@@ -55,7 +55,8 @@ def test_2_the_validator_names_the_input_at_fault_and_passes_good_input():
     assert [i for i, v in enumerate(result) if not v["is_valid"]] == [2, 3]
 
 
-def test_2_benchmark_load_with_nothing_chosen_is_refused_by_its_validator(tmp_path):
+def test_2_benchmark_load_with_nothing_chosen_is_refused_by_its_validator(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_page, "SHIPPED", tmp_path / "no-shipped-evaluation")
     refused = bench_page.validate_choice(str(tmp_path), None)
     assert refused["is_valid"] is False and "there is none yet" in refused["message"]
     assert bench_page.validate_choice(str(tmp_path), "../etc")["is_valid"] is False
@@ -63,16 +64,11 @@ def test_2_benchmark_load_with_nothing_chosen_is_refused_by_its_validator(tmp_pa
 
 # -- 1: an estimate before the click, progress inside a long step --------------------------------------
 
-def test_1_estimate_before_the_click_from_defaults_then_from_this_session():
-    first = view_page.estimate_line("dpp-rerank", 6, 4, {}, "cpu")
+def test_1_estimate_before_the_click_from_defaults_then_from_this_server():
+    first = estimates.estimate_line("dpp-rerank", 6, 4, {}, "cpu")
     assert first.startswith("Estimated time for dpp-rerank, K = 6: about 55 s on this CPU")
-    assert "a few seconds" in view_page.estimate_line("dpp-compose", 6, 4, {}, "cpu")
-    made = {"method": "dpp-rerank", "k": 4, "config": {"n_candidates": 4}, "timing": {"total_s": 32.0}}
-    timings = view_page.measured_timings({}, made)  # seconds per candidate
-    assert timings == {"dpp-rerank": 2.0}
-    assert view_page.estimate_line("dpp-rerank", 10, 2, timings, "cpu").startswith(
-        "Estimated time for dpp-rerank, K = 10: about 40 s on this machine (measured in this session")
-    assert view_page.measured_timings(timings, {"method": "iid", "k": 4}) == timings  # a loaded set measures nothing
+    assert estimates.estimate_line("dpp-rerank", 10, 2, {"dpp-rerank": 2.0}, "cpu").startswith(
+        "Estimated time for dpp-rerank, K = 10: about 40 s (measured on this machine")
 
 
 def _slow_expand(query, k, method, seed, settings=None, config=None):
@@ -226,7 +222,8 @@ def test_6_a_cpu_machine_defaults_to_a_model_it_can_run_and_every_suggested_opti
 
 # -- 7: a fresh Benchmark tab says how to make a run ---------------------------------------------------
 
-def test_7_a_fresh_benchmark_tab_gives_the_one_command(tmp_path):
+def test_7_a_fresh_benchmark_tab_gives_the_one_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench_page, "SHIPPED", tmp_path / "no-shipped-evaluation")  # a copy without docs/
     note = bench_page.empty_note(str(tmp_path))
     command = bench_page.small_run_command(str(tmp_path))
     assert command in note and "Refresh list" in note
@@ -237,7 +234,7 @@ def test_7_a_fresh_benchmark_tab_gives_the_one_command(tmp_path):
     run = bench_page.runs_folder(str(tmp_path)) / "small"
     run.mkdir(parents=True)
     (run / "results.md").write_text("# results")
-    assert "Choose a benchmark run" in bench_page.empty_note(str(tmp_path))
+    assert "Choose a run" in bench_page.empty_note(str(tmp_path))
 
 
 # -- 10: smaller things -------------------------------------------------------------------------------
@@ -266,13 +263,18 @@ def _no_error_badges(page_):
     return page_.locator("span.error", has_text="Error").count() == 0
 
 
-def _shot(page_, name):
-    os.makedirs(SCREENSHOTS, exist_ok=True)
-    page_.screenshot(path=os.path.join(SCREENSHOTS, f"tab_{name}.png"), full_page=True)
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    """The screenshots folder: $DPPGRPO_SCREENSHOTS or a temporary one, never docs/ on its own."""
+    return screenshots_folder(tmp_path_factory)
+
+
+def _shot(page_, folder, name):
+    page_.screenshot(path=os.path.join(folder, f"tab_{name}.png"), full_page=True)
 
 
 @pytest.mark.browser
-def test_the_journey_in_a_browser(tmp_path):
+def test_the_journey_in_a_browser(tmp_path, shots):
     from playwright.sync_api import expect
 
     settings = Settings(device="cpu", cache_dir=str(tmp_path / "cache"), video_model="wan2.1")
@@ -296,7 +298,7 @@ def test_the_journey_in_a_browser(tmp_path):
             p.get_by_role("button", name="Expand", exact=True).click()
             expect(p.locator("#expand-status")).to_contain_text("✅ dpp-compose: 6 prompts", timeout=120_000)
             assert p.locator(".js-plotly-plot .g-ytitle").first.text_content() == GAIN_AXIS_TITLE
-            expect(p.locator("#expand-estimate")).to_contain_text("measured in this session")
+            expect(p.locator("#expand-estimate")).to_contain_text("measured on this machine")
 
             # 8: Compare with its own K shows both sets with their Vendi.
             p.get_by_text("Compare two methods on this prompt").click()
@@ -306,7 +308,7 @@ def test_the_journey_in_a_browser(tmp_path):
             expect(p.get_by_text("✅ K = 4")).to_be_visible(timeout=120_000)
             assert p.locator(".dpp-compare-set").count() == 2
             assert p.locator(".dpp-compare-set li").count() == 8
-            _shot(p, "expand")
+            _shot(p, shots, "expand")
 
             # 9: load a set from a file: the table, the form and the session's set follow it.
             loaded = {"query": "a lighthouse on a cliff at dusk", "method": "composer", "seed": 3, "k": 2,
@@ -315,7 +317,7 @@ def test_the_journey_in_a_browser(tmp_path):
                                 {"prompt": "a lighthouse on a cliff at dusk, close-up, handheld"}]}
             set_file = tmp_path / "set.json"
             set_file.write_text(json.dumps(loaded))
-            upload = p.locator("input[type=file]").last
+            upload = p.locator("#expand-load-set input[type=file]")
             upload.set_input_files(str(set_file))
             expect(p.locator("#expand-status")).to_contain_text("Loaded from the file", timeout=60_000)
             assert p.locator("#expand-prompt textarea").input_value() == loaded["query"]
@@ -341,21 +343,19 @@ def test_the_journey_in_a_browser(tmp_path):
             expect(p.get_by_role("button", name="Use the new set from the Expand tab")).to_be_visible()
             p.get_by_role("button", name="Render", exact=True).click()
             p.wait_for_function("document.querySelectorAll('.dpp-grid video').length == 2", timeout=120_000)
-            _shot(p, "render")
+            _shot(p, shots, "render")
 
             for name in ("Annotate", "Results"):
                 p.get_by_role("tab", name=name).click()
                 time.sleep(1)
-                _shot(p, name.lower())
+                _shot(p, shots, name.lower())
 
-            # 7 and 2: a fresh Benchmark tab gives the command; Load with nothing chosen is refused cleanly.
+            # 7 and issue 25's 9: the Benchmark tab opens on the shipped evaluation, its curves drawn.
             p.get_by_role("tab", name="Benchmark").click()
-            expect(p.locator("#benchmark-note")).to_contain_text("python -m eval.benchmark --n-prompts 3 --k 4")
-            p.get_by_role("button", name="Load", exact=True).click()
-            expect(p.get_by_text("Choose a benchmark run first")).to_be_visible(timeout=30_000)
-            time.sleep(1)
+            expect(p.locator("#benchmark-note")).to_contain_text("Showing training-v2/k16", timeout=30_000)
+            expect(p.locator("#benchmark-curves .js-plotly-plot")).to_be_visible()
             assert _no_error_badges(p)
-            _shot(p, "benchmark")
+            _shot(p, shots, "benchmark")
 
             # 4: a reload keeps the last set and grid, and says so.
             p.reload()

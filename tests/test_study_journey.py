@@ -10,6 +10,7 @@ import pytest
 
 from dppgrpo_core.settings import Settings
 from dppgrpo_core.study import pairwise
+from dppgrpo_core.study.results import FAST_ANSWER_S
 from dppgrpo_core.study.store import AnnotationStore
 from tests.app_testing import ARTIFACTS, chromium_page, launch_app
 
@@ -90,7 +91,7 @@ def test_the_study_journey_in_a_browser(tmp_path, capfd):
             loaded = {"query": QUERY, "method": "composer", "seed": 0, "k": 3,
                       "steps": [{"prompt": f"{QUERY}, {shot}"} for shot in ("wide shot", "close-up", "from the sea")]}
             (tmp_path / "set.json").write_text(json.dumps(loaded))
-            p.locator("input[type=file]").last.set_input_files(str(tmp_path / "set.json"))
+            p.locator("#expand-load-set input[type=file]").set_input_files(str(tmp_path / "set.json"))
             expect(p.locator("#expand-status")).to_contain_text("Loaded from the file", timeout=120_000)
             p.get_by_role("tab", name="Render").click()
             expect(p.get_by_label("Prompts, one per line")).to_have_value(
@@ -129,6 +130,7 @@ def test_the_study_journey_in_a_browser(tmp_path, capfd):
             p.get_by_label("4: most clips faithful").check()
             p.evaluate("window.scrollTo(0, document.body.scrollHeight)")
             assert p.evaluate("document.getElementById('study-top').getBoundingClientRect().top") < 0
+            p.wait_for_timeout(FAST_ANSWER_S * 1000)  # a considered rating (a too-fast one counts nowhere)
             p.get_by_role("button", name="Submit and next").click()
             expect(p.locator("#study-top")).to_contain_text("Item 2 of 2", timeout=30_000)
             p.wait_for_function("(() => { const t = document.getElementById('study-top').getBoundingClientRect().top;"
@@ -136,6 +138,7 @@ def test_the_study_journey_in_a_browser(tmp_path, capfd):
             p.wait_for_function(IN_SYNC, timeout=30_000)  # the next item's clips start together too
             p.get_by_label("1: near-identical clips").check()
             p.get_by_label("5: every clip faithful").check()
+            p.wait_for_timeout(FAST_ANSWER_S * 1000)  # a considered rating (a too-fast one counts nowhere)
             p.get_by_role("button", name="Submit and next").click()
             expect(p.locator("#study-top")).to_contain_text("All 2 items rated", timeout=30_000)
             expect(p.locator("#study-top")).to_contain_text("Your last answer took")  # time per item, shown
@@ -152,6 +155,7 @@ def test_the_study_journey_in_a_browser(tmp_path, capfd):
                 expect(p.locator("#study-left")).to_be_visible()
                 p.get_by_label("A (left) is more diverse" if n == 0 else "Tie").check()
                 voted_on = p.locator("#study-pair").locator("blockquote").inner_text().strip()
+                p.wait_for_timeout(FAST_ANSWER_S * 1000)  # a considered vote: a too-fast one counts in no result
                 p.get_by_role("button", name="Vote and next").click()
                 expect(p.locator("#study-reveal")).to_contain_text(f"For “{voted_on}” you voted", timeout=30_000)
                 revealed = p.locator("#study-reveal").inner_text()

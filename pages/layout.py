@@ -1,0 +1,67 @@
+"""What every tab's layout shares: the page's CSS and head script (given to `launch`, where Gradio 6 takes them),
+and the annotator link, which shows the Annotate tab alone.
+
+    demo.launch(**launch_options())     # app.py, and the tests' launch_app
+
+CSS: clip grids stay compact (about four clips a row on a desktop, three on a phone, each clip at most a third
+of the screen high), so a whole set is judged at a glance; the vote and submit bars stick to the bottom of the
+screen; the tab bar wraps instead of hiding tabs behind a menu. The head script marks the status lines
+(`elem_classes=["dpp-live"]`) as polite live regions, so a screen reader reads what a run is doing.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+CSS = """
+.study-clips, .dpp-grid { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)) !important; gap: 8px !important; }
+#study-pair .study-clips { grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)) !important; }
+.study-clips video, .dpp-grid video { max-height: 30vh; object-fit: contain; }
+.study-clips figcaption, .dpp-grid figcaption { font-size: 0.85em; line-height: 1.25; }
+.dpp-sticky { position: sticky; bottom: 0; z-index: 20; background: var(--background-fill-primary);
+  border-top: 1px solid var(--border-color-primary); padding: 6px 8px !important; box-shadow: 0 -4px 12px rgba(0,0,0,.08); }
+.dpp-sticky fieldset { padding: 0 !important; }
+@media (max-width: 640px) {
+  .study-clips, .dpp-grid, #study-pair .study-clips { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; gap: 4px !important; }
+  .study-clips figcaption, .dpp-grid figcaption { font-size: 0.7em; }
+  .study-clips video, .dpp-grid video { max-height: 22vh; }
+  #study-pair > .row, #study-pair .row { flex-wrap: wrap; }
+  .dpp-sticky label span { font-size: 0.85em; }
+}
+"""
+
+HEAD = """<script>
+(() => {
+  // Gradio puts a component's classes on its wrapper and on inner parts: mark the outermost only.
+  const mark = () => document.querySelectorAll('.dpp-live:not([aria-live])').forEach(e => {
+    if (e.parentElement && e.parentElement.closest('.dpp-live')) return;
+    e.setAttribute('role', 'status'); e.setAttribute('aria-live', 'polite');
+  });
+  new MutationObserver(mark).observe(document.documentElement, {childList: true, subtree: true});
+  document.addEventListener('DOMContentLoaded', mark);
+})();
+</script>"""
+
+ANNOTATOR_VIEW = "annotate"  # ?view=annotate: the link a study lead sends to annotators
+
+
+def launch_options() -> dict:
+    """The `launch` arguments that style the page (Gradio 6 takes CSS and head there, not in `Blocks`)."""
+    return {"css": CSS, "head": HEAD}
+
+
+def annotator_link(request: gr.Request | None) -> bool:
+    """Whether the page was opened with the annotator link (`?view=annotate`).
+
+    >>> annotator_link(None)
+    False
+    """
+    params = getattr(request, "query_params", None) or {}
+    return str(params.get("view", "")).strip().lower() == ANNOTATOR_VIEW
+
+
+def tabs_for_view(labels: list[str], request: gr.Request):
+    """On page load: through the annotator link, the Annotate tab alone (selected); otherwise every tab."""
+    alone = annotator_link(request)
+    tabs = [gr.Tab(visible=not alone or name == "annotate") for name in labels]
+    return [gr.Tabs(selected="annotate") if alone else gr.Tabs(), *tabs]
