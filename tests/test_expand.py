@@ -135,3 +135,24 @@ def test_packaged_smollm_end_to_end():
     assert len(set(prompts)) == 3 and all(len(p.split()) >= 3 for p in prompts)
     assert result["steps"][-1]["log_det"] == pytest.approx(log_det(embed(prompts)), abs=1e-4)
     assert torch.tensor([s["relevance"] for s in result["steps"]]).mean() > 0.2
+
+
+def test_extend_is_k_independent_rich_rewrites_with_the_anchors_instruction():
+    from dppgrpo_core.models.chat import EXTEND_MAX_NEW_TOKENS, build_extend_messages
+    from dppgrpo_core.models.policy import Policy
+
+    class Recording(Policy):
+        name, calls = "recording", []
+
+        def generate(self, messages_batch, num_return_sequences=1, **kwargs):
+            self.calls.append((messages_batch, num_return_sequences, kwargs.get("max_new_tokens")))
+            return [f"A detailed description number {i} of a dog with a ball on a sunny beach." for i in
+                    range(num_return_sequences)]
+
+    policy = Recording()
+    records = list(expand(QUERY, 4, "extend", seed=0, policy=policy))
+    # One batched call: the anchors' system prompt and q alone (no set), with room for ~100 words.
+    assert policy.calls == [([build_extend_messages(QUERY)], 4, EXTEND_MAX_NEW_TOKENS)]
+    assert [r.prompt for r in records] == [f"A detailed description number {i} of a dog with a ball on a sunny "
+                                           "beach." for i in range(4)]
+    assert "80 to 100 words" in build_extend_messages(QUERY)[0]["content"]

@@ -18,7 +18,7 @@ from dppgrpo_core.expand import composer
 from dppgrpo_core.expand.config import ExpandConfig
 from dppgrpo_core.expand.scoring import Choice, SetScorer
 from dppgrpo_core.maths.rewards import balanced_reward
-from dppgrpo_core.models.chat import build_messages, degenerate_reason
+from dppgrpo_core.models.chat import EXTEND_MAX_NEW_TOKENS, build_extend_messages, build_messages, degenerate_reason
 from dppgrpo_core.models.embedder import embed
 from dppgrpo_core.models.policy import Policy
 
@@ -51,14 +51,15 @@ class ExpandRun:
         return (self.seed * 100_003 + step * 101 + attempt) % 2**63
 
 
-def _generate_checked(run: ExpandRun, messages: list[dict], step: int, previous: list[str]) -> Choice:
+def _generate_checked(run: ExpandRun, messages: list[dict], step: int, previous: list[str], **overrides) -> Choice:
     """One prompt from the policy, retried (new seed, some sampling) while it comes out degenerate."""
     start = time.perf_counter()
     reason, text = None, ""
     for attempt in range(run.config.max_retries + 1):
         # A greedy retry would repeat itself; retries always sample.
         temperature = run.config.temperature if attempt == 0 else max(run.config.temperature, 0.7)
-        text = run.policy.generate([messages], temperature=temperature, seed=run.step_seed(step, attempt))[0]
+        text = run.policy.generate([messages], temperature=temperature, seed=run.step_seed(step, attempt),
+                                   **overrides)[0]
         reason = degenerate_reason(text, previous)
         if reason is None:
             return Choice(text, time.perf_counter() - start, retries=attempt)
@@ -77,21 +78,32 @@ def method_dpp_grpo(run: ExpandRun) -> Iterator[Choice]:
         yield _generate_checked(run, build_messages(run.query, run.prompts), step, run.prompts)
 
 
-def method_iid(run: ExpandRun) -> Iterator[Choice]:
-    """K independent rewrites of q (no set conditioning), sampled in one batched call."""
+def _independent(run: ExpandRun, messages: list[dict], **overrides) -> Iterator[Choice]:
+    """K independent completions of one conversation, sampled in one batched call; a degenerate one is redrawn
+    alone, still with no set conditioning."""
     start = time.perf_counter()
-    messages = build_messages(run.query, [])
     texts = run.policy.generate([messages], num_return_sequences=run.k,
-                                temperature=max(run.config.temperature, 1e-3), seed=run.step_seed(0))
+                                temperature=max(run.config.temperature, 1e-3), seed=run.step_seed(0), **overrides)
     per_prompt = (time.perf_counter() - start) / run.k
     for step, text in enumerate(texts, 1):
         if degenerate_reason(text) is None:
             yield Choice(text, per_prompt)
-        else:  # only this one is redrawn, still with no set conditioning
-            choice = _generate_checked(run, messages, step, [])
+        else:
+            choice = _generate_checked(run, messages, step, [], **overrides)
             choice.generate_s += per_prompt
             choice.retries += 1
             yield choice
+
+
+def method_iid(run: ExpandRun) -> Iterator[Choice]:
+    """K independent rewrites of q (no set conditioning), sampled in one batched call."""
+    yield from _independent(run, build_messages(run.query, []))
+
+
+def method_extend(run: ExpandRun) -> Iterator[Choice]:
+    """The peer baseline: the same model asked K times, independently, for one rich 80-100-word description in
+    the anchors' way (Wan2.1's prompt extender, LTX-Video's enhancer); no set conditioning, no DPP."""
+    yield from _independent(run, build_extend_messages(run.query), max_new_tokens=EXTEND_MAX_NEW_TOKENS)
 
 
 def method_original(run: ExpandRun) -> Iterator[Choice]:
@@ -190,11 +202,12 @@ METHODS: dict[str, Callable[[ExpandRun], Iterator[Choice]]] = {
     "composer": method_composer,
     "dpp-grpo": method_dpp_grpo,
     "iid": method_iid,
+    "extend": method_extend,
     "original": method_original,
     "dpp-rerank": method_dpp_rerank,
 }
 # The methods that run the language policy (the others need only the embedder): what waits for a policy engine.
-POLICY_METHODS = ("dpp-grpo", "iid", "dpp-rerank")
+POLICY_METHODS = ("dpp-grpo", "iid", "extend", "dpp-rerank")
 # One line each, for the app and --help.
 METHOD_NOTES = {
     "dpp-compose": "q word for word in a cinematic frame over ten axes; each step keeps the candidate with the "
@@ -202,6 +215,7 @@ METHOD_NOTES = {
     "composer": "baseline: q plus a random shot, angle, camera move, light and lens; K picked by greedy DPP",
     "dpp-grpo": "the paper's inference: the policy writes each prompt seeing q and the set so far",
     "iid": "K independent policy rewrites of q (no set conditioning)",
+    "extend": "peer baseline: K independent rich 80-100-word rewrites of q, Wan2.1's prompt extender asked K times",
     "original": "q itself K times (only the video seed differs)",
     "dpp-rerank": "n policy rewrites of q per step; keep the best DPP gain and relevance against the set",
 }

@@ -17,7 +17,17 @@ from typing import Sequence
 # better than a long brief. Training teaches the set-conditioned behaviour in this same format.
 SYSTEM_PROMPT = "You write prompts for a text-to-video model. Reply with one vivid sentence and nothing else."
 
-MAX_PROMPT_CHARS = 400  # a cleaned prompt is cut at a word boundary below this
+MAX_PROMPT_CHARS = 900  # a cleaned prompt is cut at a word boundary below this (a rich 100-word prompt fits)
+
+# The anchors' instruction (Wan2.1's prompt extender, LTX-Video's enhancer, HunyuanVideo's rewriter, in one
+# paragraph): one rich description per call, none set-aware. The `extend` method's peer baseline.
+EXTEND_SYSTEM_PROMPT = (
+    "You expand short prompts for a text-to-video model. Rewrite the user's prompt as one detailed description "
+    "of 80 to 100 words in a single paragraph: the subject's look, count and posture; the action in simple verbs "
+    "in time order; the setting; the light and style; the shot size, camera angle and camera movement. Keep any "
+    "quoted text and style words exactly as given, add no new major objects, and keep the action short enough for "
+    "a five-second clip. Reply with the description only.")
+EXTEND_MAX_NEW_TOKENS = 160  # ~100 words
 # A chat token, and the role name that may follow it ("<|im_start|>assistant").
 _CHAT_TOKENS = re.compile(r"(?:<\|[^|>]*\|>|</?s>|\[/?INST\]|<pad>|<unk>)(?:\s*(?:system|user|assistant)\b)?")
 _LEADING_LABEL = re.compile(
@@ -41,6 +51,15 @@ def build_messages(query: str, previous: Sequence[str] = (), system: str = SYSTE
     else:
         content = f"{ask} that adds a camera shot, a place and lighting."
     return [{"role": "system", "content": system}, {"role": "user", "content": content}]
+
+
+def build_extend_messages(query: str) -> list[dict]:
+    """Chat messages of the peer baseline: the anchors' instruction and q, no set.
+
+    >>> build_extend_messages("a red car")[1]["content"]
+    'a red car'
+    """
+    return [{"role": "system", "content": EXTEND_SYSTEM_PROMPT}, {"role": "user", "content": query.strip()}]
 
 
 def clean_prompt(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str:
