@@ -75,7 +75,7 @@ def corpus_for(parameter: dict) -> dict:
         return IDENTIFIER  # an annotator id: markup and paths are refused too
     if component == "Textbox" and default == "0":
         return SEEDS
-    if component == "Textbox" and name == "note":  # a blank comment is fine
+    if component == "Textbox" and name in ("note", "negative_prompt"):  # a blank comment or negative prompt is fine
         return {k: v for k, v in TEXT.items() if k not in ("empty", "zero-width")} | {"bell": "a\x07"}
     if component == "Textbox":
         return TEXT
