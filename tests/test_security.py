@@ -189,6 +189,12 @@ def test_a_configured_model_folder_is_named_by_its_last_part_only(tmp_path):
         with pytest.raises(UserFacingError) as refused:
             render_grid(settings, ["a dog"], "configured", "0", render_settings)
         assert "wan-weights" in str(refused.value) and "srv-private" not in str(refused.value), str(refused.value)
+    from dppgrpo_core.video import scrub_notes  # a note an older version wrote beside a clip of that model
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "c.json").write_text(json.dumps({"model": f"wan:{folder}", "seed": 0}))
+    assert scrub_notes(tmp_path / "notes") == 1
+    assert json.loads((tmp_path / "notes" / "c.json").read_text())["model"] == "wan2.1 (configured)"
 
 
 def _formula_cells(path: Path) -> list[str]:
