@@ -113,6 +113,10 @@ def bind(fn, *first):
     return bound
 
 
+# Expansions running at once; beyond it a request waits in Gradio's queue (its position shown).
+EXPAND_CONCURRENCY = 8
+
+
 @dataclass
 class AppContext:
     settings: Settings
@@ -133,8 +137,15 @@ class AppContext:
 
     @property
     def model_queue(self) -> dict:
-        """Event kwargs for model-heavy work: all such events share one queue slot, so users wait in line."""
+        """Event kwargs for video rendering: all renders share one slot (one GPU), so users wait in line."""
         return {"concurrency_id": "models", "concurrency_limit": 1}
+
+    @property
+    def expand_queue(self) -> dict:
+        """Event kwargs for expansions and set loading: many run at once. Cheap work (dpp-compose, a loaded set)
+        never waits behind a policy run; the policy methods take turns at the local engine call by call
+        (`dppgrpo_core.models.policy.LOCAL_TURNS`), so concurrent runs share it fairly."""
+        return {"concurrency_id": "expand", "concurrency_limit": EXPAND_CONCURRENCY}
 
 
 def kept_or_none(saved):
