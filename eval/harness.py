@@ -80,7 +80,9 @@ def expansion_key(method: str, prompt: str, k: int, seed: int, config, settings:
     """Everything that decides an expansion's prompts: part of its cache file's name and checked on reading."""
     return {"method": method, "prompt": prompt, "k": k, "seed": seed, "config": dataclasses.asdict(config),
             "embedder": settings.embedder,
-            **({} if method in NO_POLICY else {"policy": settings.policy, "adapter": settings.adapter})}
+            # The engine too: ctranslate2 and transformers sample different prompts from one seed.
+            **({} if method in NO_POLICY else {"policy": settings.policy, "adapter": settings.adapter,
+                                               "engine": settings.engine})}
 
 
 def cached_expansion(out: Path, label: str, method: str, prompt: str, k: int, seed: int, config,

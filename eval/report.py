@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from dppgrpo_core.checks import csv_cell
+
 OUTPUT_FILES = {
     "prompt_rows": "prompt_level.csv",  # one row per (prompt, method)
     "prompt_summary": "prompt_summary.csv",  # one row per method
@@ -133,7 +135,7 @@ def write_report(out: Path, set_rows: list[dict], video_rows: list[dict], effici
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     methods = meta["methods"]
-    flat = [{k: v for k, v in r.items() if k != "curve"} for r in set_rows]
+    flat = [{k: csv_cell(v) for k, v in r.items() if k != "curve"} for r in set_rows]  # prompts start no formula
     pd.DataFrame(flat).to_csv(out / OUTPUT_FILES["prompt_rows"], index=False)
     prompt_summary = summarise(set_rows, PROMPT_METRICS, methods)
     prompt_summary.to_csv(out / OUTPUT_FILES["prompt_summary"], index=False)
@@ -154,7 +156,8 @@ def write_report(out: Path, set_rows: list[dict], video_rows: list[dict], effici
     if video_rows:
         video_summary = summarise(video_rows, video_metrics, methods)
         video_summary.to_csv(out / OUTPUT_FILES["video_summary"], index=False)
-        pd.DataFrame(video_rows).to_csv(out / OUTPUT_FILES["video_rows"], index=False)
+        pd.DataFrame([{k: csv_cell(v) for k, v in r.items()} for r in video_rows]).to_csv(
+            out / OUTPUT_FILES["video_rows"], index=False)
         md += [
             f"## Video level: frame features from `{meta['image_encoder']}`"
             f" ({meta['n_frames']} frames per video, truncated entropy k = {meta['entropy_k']})",

@@ -87,3 +87,18 @@ def test_judge_check_prints_every_check_and_the_rules_broken(capsys):
                        "--query", "a dog running"]) == 0
     out = capsys.readouterr().out
     assert "'coherent': False" in out and "camera both still and moving" in out
+
+
+def test_a_benchmark_csv_starts_no_formula(tmp_path):
+    import pandas as pd
+
+    from eval.report import OUTPUT_FILES, write_report
+
+    rows = [{"prompt_id": "p1", "query": "=HYPERLINK(\"http://x\")", "method": "iid", "vendi": 1.5, "curve": []}]
+    meta = {"methods": ["iid"], "text_encoder": "e", "policy": "p"}
+    try:
+        write_report(tmp_path, rows, [], pd.DataFrame(), meta)
+    except (KeyError, ValueError, TypeError):
+        pass  # only the rows' file matters here; it is written first
+    text = (tmp_path / OUTPUT_FILES["prompt_rows"]).read_text()
+    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
