@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 from dppgrpo_core.errors import ModelUnavailable
 from dppgrpo_core.models.packaged import convert_once
 from dppgrpo_core.models.policy import (
-    GEN_DEFAULTS,
     LOCAL_TURNS,
     PACKAGED_TRAINED_POLICY,
     Policy,
@@ -33,6 +34,22 @@ from dppgrpo_core.models.policy import (
 
 # The end of a chat turn: models whose eos is another token (Qwen's <|endoftext|>) still stop here.
 TURN_END = "<|im_end|>"
+
+
+def _prefer_onednn_off_intel() -> None:
+    """CTranslate2's Intel MKL path decoded 2-3x slower than its oneDNN path on this project's AMD EPYC machine
+    (74-163 vs 225+ ms per token under load, BENCHMARKS.md "Policy engines"): off Intel, use oneDNN unless the
+    operator chose (CT2_USE_MKL). Must run before ctranslate2 is imported."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            intel = "GenuineIntel" in f.read(4096)
+    except OSError:
+        return
+    if not intel:
+        os.environ.setdefault("CT2_USE_MKL", "0")
+
+
+_prefer_onednn_off_intel()
 
 
 def _content_key(name: str, base: str, adapter: str | None, quantization: str) -> str:
@@ -84,17 +101,14 @@ def converted_folder(name: str, adapter: str | None, device: str, cache_dir: str
     return convert_once(target, write)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CTranslate2Policy(Policy):
     """A converted policy; `generator` serves the calls without a seed, `stream(seed)` a seeded run."""
 
     folder: str
     tokenizer: object
-    name: str
-    adapter: str | None = None
     device: str = "cpu"
     threads: int = 1
-    gen_defaults: dict = field(default_factory=lambda: dict(GEN_DEFAULTS))
     engine: str = "ctranslate2"
     generator: object = None
     seeded: bool = False  # a stream: its generator was seeded when the run started
@@ -114,8 +128,7 @@ class CTranslate2Policy(Policy):
         return generator
 
     def stream(self, seed: int) -> "CTranslate2Policy":
-        return CTranslate2Policy(self.folder, self.tokenizer, self.name, self.adapter, self.device, self.threads,
-                                 self.gen_defaults, generator=self.new_generator(seed), seeded=True)
+        return dataclasses.replace(self, generator=self.new_generator(seed), seeded=True)
 
     def generate_raw(self, messages_batch: list[list[dict]], num_return_sequences: int = 1,
                      temperature: float = 0.8, seed: int | None = None, **overrides) -> list[str]:
@@ -161,6 +174,7 @@ def load(name: str, adapter: str | None, device: str, cache_dir: str, threads: i
             from exc
     if tokenizer.chat_template is None:
         raise ModelUnavailable(f"The policy {shown_model(name)} has no chat template; use an instruct/chat model.")
-    policy = CTranslate2Policy(str(folder), tokenizer, name, adapter, device, threads)
+    policy = CTranslate2Policy(folder=str(folder), tokenizer=tokenizer, name=name, adapter=adapter, device=device,
+                               threads=threads)
     policy.generator = policy.new_generator()  # loads the weights now: a broken folder fails here, not mid-set
     return policy

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 
 from dppgrpo_core.errors import ModelUnavailable
-from dppgrpo_core.models.policy import GEN_DEFAULTS, Policy
+from dppgrpo_core.models.policy import Policy
 from dppgrpo_core.settings import Settings
 
 TIMEOUT_S = 60.0  # per request; a policy reply is ~100 tokens
@@ -25,16 +25,13 @@ PARALLEL = 8  # requests in flight for one call (a server batches them: vLLM, tr
 WHERE = "the OpenAI-compatible policy server (OPENAI_BASE_URL)"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class OpenAIPolicy(Policy):
     """MODEL on the server of the settings; `generate_raw` has the interface of the local engines."""
 
     client: object
     model: str
-    name: str
-    adapter: str | None = None
     engine: str = "openai"
-    gen_defaults: dict = field(default_factory=lambda: dict(GEN_DEFAULTS))
     # Parameter names some servers refuse (OpenAI's reasoning models: max_tokens, temperature), learnt once.
     refused: set = field(default_factory=set)
 

@@ -73,6 +73,7 @@ class Turns:
 LOCAL_TURNS = Turns()
 
 
+@dataclass(kw_only=True)
 class Policy:
     """What every engine offers: `generate_raw` (decoded completions, `num_return_sequences` per message list,
     in order; temperature 0 = greedy) and `generate` (the same, cleaned by `clean_prompt`).
@@ -80,9 +81,10 @@ class Policy:
     `stream(seed)` is the policy for one seeded run (a whole set): engines whose sampler cannot be reseeded
     per call (ctranslate2) seed the run once there; the others pass each call's seed."""
 
-    name: str
+    name: str = ""
     adapter: str | None = None
     engine: str = ""
+    gen_defaults: dict = field(default_factory=lambda: dict(GEN_DEFAULTS))  # per-call overrides win
 
     def generate_raw(self, messages_batch: list[list[dict]], num_return_sequences: int = 1,
                      temperature: float = 0.8, seed: int | None = None, **overrides) -> list[str]:
@@ -96,16 +98,13 @@ class Policy:
         return self
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TransformersPolicy(Policy):
     """The reference engine (and what training uses): a transformers causal LM plus its tokenizer."""
 
     model: torch.nn.Module
     tokenizer: object
-    name: str
-    adapter: str | None = None
     device: str = "cpu"
-    gen_defaults: dict = field(default_factory=lambda: dict(GEN_DEFAULTS))
     engine: str = "transformers"
 
     def encode(self, messages_batch: list[list[dict]]) -> dict:
