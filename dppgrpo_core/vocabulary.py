@@ -1,4 +1,5 @@
-"""The prompt vocabulary (`vocabulary.yaml`): axis values, the detectors that recognise them, the coherence rules.
+"""The prompt vocabulary (`vocabulary.yaml`): axis values, the detectors that recognise them, the coherence rules
+(`coherence.yaml`).
 
     >>> "at dawn" in AXES["time"]
     True
@@ -12,18 +13,23 @@
     ['sky indoors']
     >>> contradictions("A close-up of a dog running on a beach at dusk.", "a dog running on a beach")
     []
+    >>> contradictions("A skateboarder in an empty parking garage, with traffic streaking past behind.",
+    ...                "a skateboarder in an empty parking garage")
+    ['busy yet empty']
 
-One file, read by the generator (`dppgrpo_core.expand.composer`), the data builder
+One vocabulary (two files), read by the generator (`dppgrpo_core.expand.composer`), the data builder
 (`training.architect`) and the checks (`eval.judge`, `contradictions` here), so a value one of them
 writes is a value the others recognise (tests/test_vocabulary.py holds them to it). Its sections:
 `axes` (what the composer writes along each axis, in draw order), `instead` (what an axis takes
 when q fixes it), `needs` (values that carry a constraint), `ranked`, `content` (what is filmed:
-subject detail, motion manner), `detect` (whole-word detectors), `grammar`, `coherence` (sides that
-cannot stand in one prompt) and `builder` (base prompts and the builder's phrasings).
+subject detail, motion manner), `detect` (whole-word detectors), `grammar` and `builder` (base prompts
+and the builder's phrasings); `coherence.yaml` holds the rules (sides that cannot stand in one prompt),
+which the composer draws by (`fits`) and the judge checks by (`contradictions`).
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import re
 from pathlib import Path
@@ -41,7 +47,8 @@ CONTENT: dict = _DATA["content"]
 BUILDER: dict = _DATA["builder"]
 GRAMMAR: dict[str, tuple[str, ...]] = {name: tuple(words) for name, words in _DATA["grammar"].items()}
 COHERENCE: dict[str, dict[str, tuple[str, ...]]] = {
-    rule: {side: tuple(words) for side, words in sides.items()} for rule, sides in _DATA["coherence"].items()}
+    rule: {side: tuple(words) for side, words in sides.items()}
+    for rule, sides in yaml.safe_load(FILE.with_name("coherence.yaml").read_text(encoding="utf-8")).items()}
 
 
 def words_pattern(alternatives) -> re.Pattern:
@@ -67,17 +74,47 @@ def _sides(rule: str) -> dict[str, re.Pattern]:
     return {side: words_pattern(words) for side, words in COHERENCE[rule].items()}
 
 
+@functools.lru_cache(maxsize=16384)  # the composer asks about the same few hundred values again and again
+def said(text: str) -> frozenset[tuple[str, str]]:
+    """The (rule, side) pairs of the coherence rules that `text` says.
+
+    >>> sorted(said("a 100mm macro lens"))
+    [('close-up from afar', 'close'), ('close-up from the air', 'close')]
+    """
+    return frozenset((rule, side) for rule in COHERENCE for side, pattern in _sides(rule).items()
+                     if pattern.search(text))
+
+
+def broken(prompt_said: frozenset, query_said: frozenset = frozenset()) -> list[str]:
+    """The rules broken by what a prompt says (`said`) read with what q says: two sides of one rule between them,
+    unless q alone says both, which is q's own business."""
+    both = prompt_said | query_said
+    if len(both) < 2:
+        return []
+    per_rule = collections.Counter(rule for rule, _ in both)
+    if max(per_rule.values()) < 2:  # the common case, and the composer asks it for every value it draws
+        return []
+    per_rule_q = collections.Counter(rule for rule, _ in query_said)
+    return [rule for rule in COHERENCE if per_rule[rule] > 1 and per_rule_q[rule] < 2]
+
+
+@functools.lru_cache(maxsize=65536)  # a composed set asks the same few thousand questions
+def fits(value: str, so_far: frozenset, query_said: frozenset = frozenset()) -> bool:
+    """Whether `value` can join a prompt that already says `so_far` (q's sides included) without breaking a rule.
+
+    >>> q = said("a bee on a flower, a crane shot rises")
+    >>> fits("a 100mm macro lens", q, q), fits("a 35mm lens", q, q)
+    (False, True)
+    """
+    return not broken(so_far | said(value), query_said)
+
+
 def contradictions(prompt: str, query: str = "") -> list[str]:
-    """The coherence rules (`coherence` in the file) that the prompt, read together with q, breaks.
+    """The coherence rules (`coherence.yaml`) that the prompt, read together with q, breaks.
 
     A rule is broken when the prompt and q between them say two of its sides (a still camera and a
-    moving one; indoors and open sky; a close-up from a drone; two times of day), unless q alone
-    already says both, which is q's own business. Lexical, like the judge's other checks.
+    moving one; indoors and open sky; a close-up from a drone; two times of day; a crowd in an empty
+    place; ...), unless q alone already says both, which is q's own business. Lexical, like the judge's
+    other checks.
     """
-    broken = []
-    for rule in COHERENCE:
-        by_query = {side for side, pattern in _sides(rule).items() if pattern.search(query)}
-        said = by_query | {side for side, pattern in _sides(rule).items() if pattern.search(prompt)}
-        if len(said) > 1 and len(by_query) < 2:
-            broken.append(rule)
-    return broken
+    return broken(said(prompt), said(query))
