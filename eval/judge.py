@@ -39,8 +39,9 @@ Per-prompt checks (pure functions, no model):
   pronouns, past-tense narration: "had been", "once upon a time", "was walking", "one day",
   "he said"; dialogue: a quoted span of two or more words) and has 5 to 120 words.
 - `dppgrpo_core.vocabulary.contradictions(prompt, query)`: the coherence rules the prompt breaks,
-  read with q (a camera both still and moving, open sky indoors, a close-up from the air, two
-  times of day); `checks` calls a prompt *coherent* when it breaks none.
+  read with q (the rules of `dppgrpo_core/coherence.yaml`: a camera both still and moving, open sky
+  indoors, a close-up from the air, two times of day, ...); `checks` calls a prompt *coherent* when it
+  breaks none.
 
     >>> keeps_subject_and_action("A low-angle shot of a dog running along the beach at dusk.",
     ...                          "a dog running on the beach")
