@@ -92,19 +92,22 @@ class Settings:
         """The device to run on: "auto" resolved, anything else checked (see `check_device`)."""
         return self.check_device()
 
-    def cpu_threads(self) -> int:
-        """CPU threads per model: "auto" is half the cores (at least 1), else the number given.
+    def cpu_threads(self, engine: str = "transformers") -> int:
+        """CPU threads per model: the number given, else ("auto") every core for ctranslate2 and half of them
+        (at least 1) for torch.
 
-        On a shared 2-core machine two spinning threads ran 4-7x slower than one whenever another job held
-        a core (BENCHMARKS.md, "Policy engines"), so auto leaves a core free.
+        Torch's spinning threads ran 4-7x slower than one thread whenever another job held a core of this
+        2-core machine; ctranslate2's decoded faster on both cores even then (BENCHMARKS.md, "Policy engines"),
+        and the local engines take turns (`LOCAL_TURNS`), so two decodes never share the cores.
 
-        >>> Settings(threads="3").cpu_threads()
-        3
+        >>> Settings(threads="3").cpu_threads(), Settings(threads="auto").cpu_threads("ctranslate2") >= 1
+        (3, True)
         """
         from dppgrpo_core.errors import UserFacingError
 
         if self.threads in ("auto", "", None):
-            return max(1, (os.cpu_count() or 2) // 2)
+            cores = os.cpu_count() or 2
+            return cores if engine == "ctranslate2" else max(1, cores // 2)
         try:
             value = int(self.threads)
         except (TypeError, ValueError):

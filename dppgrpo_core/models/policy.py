@@ -240,7 +240,8 @@ def load_policy(name: str | None = None, adapter: str | None = None, settings: S
         from dppgrpo_core.models.openai_policy import OpenAIPolicy
 
         return OpenAIPolicy.from_settings(name.removeprefix(OPENAI_PREFIX), settings)
-    key = (name, adapter, settings.resolved_device(), str(settings.cache_dir), settings.engine, settings.cpu_threads())
+    key = (name, adapter, settings.resolved_device(), str(settings.cache_dir), settings.engine,
+           settings.cpu_threads("ctranslate2"), settings.cpu_threads("transformers"))
     with _LOADING:
         if key not in _LOADED:
             _LOADED[key] = _load_local(*key)
@@ -250,15 +251,16 @@ def load_policy(name: str | None = None, adapter: str | None = None, settings: S
         return _LOADED[key]
 
 
-def _load_local(name: str, adapter: str | None, device: str, cache_dir: str, engine: str, threads: int) -> Policy:
+def _load_local(name: str, adapter: str | None, device: str, cache_dir: str, engine: str, ct2_threads: int,
+                torch_threads: int) -> Policy:
     if engine in ("auto", "ctranslate2"):
         from dppgrpo_core.models import ctranslate2_policy
 
         try:
-            return ctranslate2_policy.load(name, adapter, device, cache_dir, threads)
+            return ctranslate2_policy.load(name, adapter, device, cache_dir, ct2_threads)
         except ModelUnavailable as exc:
             if engine == "ctranslate2":
                 raise
             logging.getLogger(__name__).warning("engine auto: ctranslate2 cannot run %s (%s); using transformers",
                                                 name, exc)
-    return load_transformers(name, adapter, device, cache_dir, threads)
+    return load_transformers(name, adapter, device, cache_dir, torch_threads)
