@@ -45,7 +45,7 @@ from dppgrpo_core.cli import ArgumentParser, run_main, whole  # noqa: E402
 from dppgrpo_core.settings import Settings  # noqa: E402
 from dppgrpo_core.study.fields import check_annotator  # noqa: E402
 from pages import TABS  # noqa: E402
-from pages.context import AppContext, bind, browser_secret  # noqa: E402
+from pages.context import AppContext, browser_secret  # noqa: E402
 from pages.fields import check_inputs  # noqa: E402
 from pages.layout import launch_options, tabs_for_view  # noqa: E402
 
@@ -82,14 +82,11 @@ def build_app(settings: Settings | None = None, auth=None, admins=None, allow_cp
                 allow_cpu=allow_cpu,
                 rendered_grids=rendered_grids,
             )
-            shown = []
             for label, module_name in TABS:
-                with gr.Tab(label, id=module_name) as tab:
+                with gr.Tab(label, id=module_name):
                     importlib.import_module(f"pages.{module_name}").build(ctx)
-                shown.append(tab)
-        # The annotator link (?view=annotate) shows the Annotate tab alone.
-        demo.load(bind(tabs_for_view, [name for _, name in TABS]), None, [tabs, *shown],
-                  api_visibility="private", show_progress="hidden")
+        # The annotator link (?view=annotate) opens the Annotate tab (pages/layout.py hides the others).
+        demo.load(tabs_for_view, None, tabs, api_visibility="private", show_progress="hidden")
     check_inputs(demo)  # NaN, infinity or text in any numeric field: a gr.Error message, never a blank one
     demo.queue(default_concurrency_limit=4)
     return demo

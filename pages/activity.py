@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 POLICY_METHODS = ("iid", "dpp-grpo", "dpp-rerank")  # the methods that run the language policy
 STALE_S = 1800.0  # a run not finished after this long is forgotten (a closed tab, a killed worker)
+NOTICE_S = 5.0  # how long the line about a refused click stays
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Activity:
         self._runs: dict[str, Run] = {}
         self._loaded: set[tuple[str, str]] = set()
         self._rates: dict[str, float] = {}
+        self._notices: dict[str, tuple[str, float]] = {}
 
     def _prune(self, now: float) -> None:
         for session in [s for s, run in self._runs.items() if now - run.queued_at > STALE_S]:
@@ -84,6 +86,25 @@ class Activity:
         with self._lock:
             self._prune(self._clock())
             return session in self._runs
+
+    def age(self, session: str) -> float:
+        """Seconds since this session's run was queued (0 without one)."""
+        with self._lock:
+            run = self._runs.get(session)
+            return self._clock() - run.queued_at if run else 0.0
+
+    def notify(self, session: str, text: str, seconds: float = NOTICE_S) -> None:
+        """A line this session's page shows for `seconds` (a refused click), whatever else its run says."""
+        with self._lock:
+            self._notices[session] = (text, self._clock() + seconds)
+
+    def notice(self, session: str) -> str:
+        with self._lock:
+            text, until = self._notices.get(session, ("", 0.0))
+            if self._clock() >= until:
+                self._notices.pop(session, None)
+                return ""
+            return text
 
     def started(self, session: str) -> bool:
         with self._lock:

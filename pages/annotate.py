@@ -51,6 +51,7 @@ from pages.context import (
     open_store,
     refused,
 )
+from pages.study_plan import quota_reached
 
 MODES = [("Rate one set (1-5 scales)", "likert"), ("Compare two sets (pairwise)", "pairwise")]
 DIVERSITY_ANCHORS = {
@@ -89,6 +90,9 @@ def _view(store: AnnotationStore, annotator: str, last_s: float | None = None):
     item, done, total, clips, skipped = first_showable(lambda skip: next_item(store, annotator, skip),
                                                        lambda found: clips_html(found["shown"]) if found["videos"] else "")
     progress = progress_line(annotator, done, total, "items", last_s) + skipped_note(skipped)
+    quota = quota_reached(store.path, done)  # the lead's items per annotator (Results: study dashboard)
+    if quota is not None and item is not None:
+        item, progress = None, f"Signed in as **{markdown_text(annotator)}**. Your {quota} items are rated: thank you!"
     if item is None:
         state = {"annotator": annotator, "mode": "likert", "item_id": None, "shown_at": None}
         return [state, progress, *_likert_outputs(), *_pair_outputs(reveal=""), gr.Button(visible=False)]
@@ -258,7 +262,8 @@ def build(ctx: AppContext) -> None:
         alignment = gr.Radio([(f"{k}: {a}", k) for k, a in ALIGNMENT_ANCHORS.items()],
                              label="Alignment: how faithful are the clips to the prompt?")
         comment = gr.Textbox(label="Comment (optional)", lines=2, max_length=2000)
-        submit = gr.Button("Submit and next", variant="primary")
+        with gr.Column(elem_classes=["dpp-sticky"], elem_id="study-submit-bar"):  # always in view (pages/layout.py)
+            submit = gr.Button("Submit and next", variant="primary")
     with gr.Column(visible=False, elem_id="study-pair") as pair_panel:
         pair_prompt = gr.Markdown()
         with gr.Row(equal_height=False):
@@ -268,9 +273,10 @@ def build(ctx: AppContext) -> None:
             with gr.Column():
                 gr.Markdown("#### B (right)")
                 right = gr.HTML("", elem_id="study-right")
-        choice = gr.Radio([(label, key) for key, label in pairwise.CHOICE_LABELS.items()],
-                          label="Which set is more diverse (clips more different from each other)?")
-        vote = gr.Button("Vote and next", variant="primary")
+        with gr.Column(elem_classes=["dpp-sticky"], elem_id="study-vote-bar"):  # always in view (pages/layout.py)
+            choice = gr.Radio([(label, key) for key, label in pairwise.CHOICE_LABELS.items()],
+                              label="Which set is more diverse (clips more different from each other)?")
+            vote = gr.Button("Vote and next", variant="primary")
     view = [state, progress, panel, prompt, clips, text, diversity, alignment, comment,
             pair_panel, pair_prompt, left, right, choice, reveal, play_pause]
 

@@ -33,11 +33,13 @@ from pages.estimates import MAX_K_APP, POLICY_METHODS, compare_line, estimate_li
 from pages.expand_queue import (
     compare_gate,
     expand_gate,
+    idle_buttons,
     loading_ahead,
     on_stop,
     queue_tick,
     run_over,
-    waiting_outputs,
+    waiting_for_compare,
+    waiting_for_expand,
     whole,
 )
 from pages.expand_run import compare_stream, expand_stream
@@ -214,32 +216,35 @@ def build(ctx: AppContext) -> None:
     method.change(method_note, method, note, api_visibility="private")
     estimate_inputs = [method, k, n_candidates, policy]
     compare_inputs = [method, method_b, compare_k, n_candidates, policy]
+    # Not queued: an estimate is arithmetic, and it must answer while a run holds the queue.
     gr.on([method.change, k.change, n_candidates.change, policy.change], bind(on_estimate, settings, device),
-          estimate_inputs, estimate, **quiet)
+          estimate_inputs, estimate, queue=False, **quiet)
     gr.on([method.change, method_b.change, compare_k.change, n_candidates.change, policy.change],
-          bind(on_compare_estimate, settings, device), compare_inputs, compare_estimate, **quiet)
+          bind(on_compare_estimate, settings, device), compare_inputs, compare_estimate, queue=False, **quiet)
 
     set_outputs = [status, table, gains_plot, heatmap, summary, json_file, csv_file, ctx.prompt_set]
     form = [prompt, k, method, *options[:3], policy, temperature, n_candidates]
-    waiting = [queue_note, stop, timer]
+    ended = gr.State(True)  # this session's run is over: the buttons come back (`idle_buttons`)
+    waiting = [queue_note, stop, compare_stop, timer, run, compare, ended]
     triggers = [run.click, prompt.submit]
-    # Wired first, so the Stop button and the waiting line show at once, before the run is queued.
-    gr.on(triggers, waiting_outputs, [prompt], waiting, queue=False, **quiet)
+    # Wired first and not queued, so Stop and "Running…" show at once, before the run is queued.
+    gr.on(triggers, bind(waiting_for_expand, settings), [prompt, k, method, *options], waiting, queue=False, **quiet)
     # "multiple": a click during this session's run reaches the gate, which says so (never dropped silently).
     expanded = gr.on(triggers, bind(on_expand, settings), [prompt, k, method, *options], set_outputs,
                      validator=bind(expand_gate, settings), trigger_mode="multiple", api_name="expand",
                      **ctx.expand_queue)
     # The second method and the comparison's own K come after the method, so the validator checks them too.
     compare_args = [prompt, method, method_b, compare_k, *options]
-    compare.click(waiting_outputs, [prompt], [queue_note, compare_stop, timer], queue=False, **quiet)
+    compare.click(bind(waiting_for_compare, settings), compare_args, waiting, queue=False, **quiet)
     compared = compare.click(bind(on_compare, settings), compare_args, [compare_status, compare_plot, compare_sets],
                              api_name="compare", validator=bind(compare_gate, settings), trigger_mode="multiple",
                              **ctx.expand_queue)
-    timer.tick(queue_tick, None, waiting, queue=False, **quiet)
+    timer.tick(queue_tick, None, [queue_note, timer, ended], queue=False, **quiet)
+    ended.change(idle_buttons, ended, [stop, compare_stop, run, compare], queue=False, **quiet)
     for button in (stop, compare_stop):
-        button.click(on_stop, None, [queue_note, button, timer], cancels=[expanded, compared], queue=False, **quiet)
-    for event, button in ((expanded, stop), (compared, compare_stop)):
-        event.then(run_over, None, [queue_note, button, timer], **quiet)
+        button.click(on_stop, None, waiting, cancels=[expanded, compared], queue=False, **quiet)
+    for event in (expanded, compared):
+        event.then(run_over, None, waiting, **quiet)
         event.then(bind(on_estimate, settings, device), estimate_inputs, estimate, **quiet)
         event.then(bind(on_compare_estimate, settings, device), compare_inputs, compare_estimate, **quiet)
 

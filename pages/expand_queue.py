@@ -2,11 +2,13 @@
 about how long (`ACTIVITY`), and the Stop button withdraws a queued run or ends a running one.
 
     expanded = button.click(on_expand, ..., validator=bind(expand_gate, settings), trigger_mode="multiple")
-    timer.tick(queue_tick, None, [queue_note, stop, timer])     # the waiting line, every second
-    stop.click(on_stop, None, [queue_note, stop, timer], cancels=[expanded])
+    button.click(bind(waiting_for_expand, settings), inputs, waiting, queue=False)  # at once: Stop, "Running…"
+    timer.tick(queue_tick, None, [line, timer, ended])           # the waiting line, every second
+    stop.click(on_stop, None, waiting, cancels=[expanded, compared])
 
-A second click while this session's run is queued or running is refused on the prompt field with a line that
-says so (never silently dropped: the event's trigger mode lets the click reach the gate).
+While a run goes on, Expand and Compare read "Running…" and cannot be clicked; Enter in the prompt reaches the
+gate (the event's trigger mode lets it), which refuses it, and the line under the buttons says why for a few
+seconds: a second request is never dropped silently.
 """
 
 from __future__ import annotations
@@ -81,36 +83,77 @@ def compare_gate(settings: Settings, prompt, method, method_b, compare_k, seed, 
     return results
 
 
-def waiting_outputs(prompt, *_rest):
-    """On the click, beside the gated run: show Stop and start the waiting line's timer (nothing for an empty
-    prompt, which the gate refuses anyway)."""
-    if not isinstance(prompt, str) or not prompt.strip():
-        return gr.skip(), gr.skip(), gr.skip()
-    return gr.skip(), gr.Button(visible=True), gr.Timer(active=True)
+def idle_buttons(ended: bool = True):
+    """(Stop, Stop of Compare, Expand, Compare) once this session's run is over (`ended`); else as they are."""
+    if not ended:
+        return (gr.skip(),) * 4
+    return (gr.Button(visible=False), gr.Button(visible=False), gr.Button("Expand", interactive=True),
+            gr.Button("Compare", interactive=True))
+
+
+def _idle(line=""):
+    """(line, Stop, Stop of Compare, timer, Expand, Compare, run over) when this session has no run."""
+    stop, compare_stop, run, compare = idle_buttons()
+    return line, stop, compare_stop, gr.Timer(active=False), run, compare, True
+
+
+def _waiting(which: str, problems: list[dict], request) -> tuple:
+    skip = gr.skip()
+    session = _session(request)
+    if ACTIVITY.busy(session):
+        if ACTIVITY.age(session) > 1.0:  # not the request this very click entered
+            ACTIVITY.notify(session, "⚠️ " + _busy_line(session))
+            return ACTIVITY.notice(session), skip, skip, gr.Timer(active=True), skip, skip, skip
+        return (skip,) * 7
+    if not all(r["is_valid"] for r in problems):  # the gate refuses it on its field: nothing to show here
+        return (skip,) * 7
+    return ("", gr.Button(visible=which == "expand"), gr.Button(visible=which == "compare"), gr.Timer(active=True),
+            gr.Button("Running…", interactive=False), gr.Button(interactive=False), False)
+
+
+def waiting_for_expand(settings: Settings, prompt, k, method, seed, lambda_div, lambda_rel, policy, temperature,
+                       n_candidates, request: gr.Request = None):
+    """On the click, beside the gated run (not queued itself, so it shows at once): (line, Stop, Stop of Compare,
+    timer, Expand, Compare, run over). A request the gate lets in: its Stop shows, both buttons read as busy, the timer
+    starts. A click while this session's run goes on: the line says so (the gate refuses it). Anything else the
+    gate refuses: nothing here."""
+    problems = validator(settings)(prompt, whole(k), method, seed, lambda_div, lambda_rel, policy, temperature,
+                                   n_candidates)
+    return _waiting("expand", problems, request)
+
+
+def waiting_for_compare(settings: Settings, prompt, method, method_b, compare_k, seed, lambda_div, lambda_rel, policy,
+                        temperature, n_candidates, request: gr.Request = None):
+    """`waiting_for_expand` for the Compare button."""
+    problems = compare_validator(settings)(prompt, method, method_b, whole(compare_k), seed, lambda_div, lambda_rel,
+                                           policy, temperature, n_candidates)
+    return _waiting("compare", problems, request)
 
 
 def queue_tick(request: gr.Request = None):
-    """Every second while this session's run waits or runs: (the line saying why it waits, or whose policy run it
-    shares the engine with; Stop; the timer). Once the run is over, the line, Stop and the timer go."""
+    """Every second while this session's run waits or runs: (the line: a notice of a refused click, why it waits,
+    or whose policy run it shares the engine with; the timer; run over). The buttons are not among its outputs
+    (redrawn every second they could not be clicked): "run over" turning True brings them back (`idle_buttons`)."""
     session = _session(request)
     if not ACTIVITY.busy(session):
-        return "", gr.Button(visible=False), gr.Timer(active=False)
-    if ACTIVITY.started(session):
-        return ACTIVITY.sharing_line(session), gr.Button(visible=True), gr.Timer(active=True)
-    return ACTIVITY.waiting_line(session), gr.Button(visible=True), gr.Timer(active=True)
+        return ACTIVITY.notice(session), gr.Timer(active=False), True
+    line = ACTIVITY.notice(session) or (ACTIVITY.sharing_line(session) if ACTIVITY.started(session)
+                                        else ACTIVITY.waiting_line(session))
+    return line, gr.Timer(active=True), gr.skip()
 
 
 def on_stop(request: gr.Request = None):
-    """The Stop button (its event cancels the runs): the session's run leaves the queue's record."""
+    """A Stop button (its event cancels the runs): the session's run leaves the queue's record."""
     session = _session(request)
     line = ("⏹ Nothing was running." if not ACTIVITY.busy(session) else
             "⏹ Stopped. The prompts made so far stay in the table." if ACTIVITY.started(session) else
             "⏹ Withdrawn from the queue: nothing ran.")
     ACTIVITY.finish(session)
-    return line, gr.Button(visible=False), gr.Timer(active=False)
+    ACTIVITY.notify(session, line)  # kept a few seconds: the cancelled run's own ending must not wipe it
+    return _idle(line)
 
 
 def run_over(request: gr.Request = None):
-    """After a run ends (done, refused or failed): the waiting line and Stop go."""
+    """After a run ends (done, refused or failed): the line, Stop and the timer go; the buttons come back."""
     ACTIVITY.finish(_session(request))
-    return "", gr.Button(visible=False), gr.Timer(active=False)
+    return _idle(ACTIVITY.notice(_session(request)))

@@ -3,6 +3,9 @@ and the annotator link, which shows the Annotate tab alone.
 
     demo.launch(**launch_options())     # app.py, and the tests' launch_app
 
+The annotator link (`?view=annotate`) opens the Annotate tab and hides the other tab buttons and the study set-up
+(a convenience for a study without sign-in, not a lock: `--auth` and `--admin` are the lock).
+
 CSS: clip grids stay compact (about four clips a row on a desktop, three on a phone, each clip at most a third
 of the screen high), so a whole set is judged at a glance; the vote and submit bars stick to the bottom of the
 screen; the tab bar wraps instead of hiding tabs behind a menu. The head script marks the status lines
@@ -14,6 +17,9 @@ from __future__ import annotations
 import gradio as gr
 
 CSS = """
+/* gradio's container hides overflow, which makes it the scroll box that sticky bars stick to; clip keeps the cut
+   without making a scroll box, so the bars stick to the screen. */
+.gradio-container { overflow: clip !important; }
 .study-clips, .dpp-grid { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)) !important; gap: 8px !important; }
 #study-pair .study-clips { grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)) !important; }
 .study-clips video, .dpp-grid video { max-height: 30vh; object-fit: contain; }
@@ -21,6 +27,7 @@ CSS = """
 .dpp-sticky { position: sticky; bottom: 0; z-index: 20; background: var(--background-fill-primary);
   border-top: 1px solid var(--border-color-primary); padding: 6px 8px !important; box-shadow: 0 -4px 12px rgba(0,0,0,.08); }
 .dpp-sticky fieldset { padding: 0 !important; }
+.dpp-sticky label { padding-top: 3px !important; padding-bottom: 3px !important; }
 @media (max-width: 640px) {
   .study-clips, .dpp-grid, #study-pair .study-clips { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; gap: 4px !important; }
   .study-clips figcaption, .dpp-grid figcaption { font-size: 0.7em; }
@@ -37,8 +44,14 @@ HEAD = """<script>
     if (e.parentElement && e.parentElement.closest('.dpp-live')) return;
     e.setAttribute('role', 'status'); e.setAttribute('aria-live', 'polite');
   });
-  new MutationObserver(mark).observe(document.documentElement, {childList: true, subtree: true});
-  document.addEventListener('DOMContentLoaded', mark);
+  // The annotator link (?view=annotate): the Annotate tab alone.
+  const alone = new URLSearchParams(location.search).get('view') === 'annotate';
+  const only = () => alone && document.querySelectorAll('[role=tab]').forEach(t => {
+    if (t.textContent.trim() !== 'Annotate') t.style.display = 'none';
+  });
+  const both = () => { mark(); only(); };
+  new MutationObserver(both).observe(document.documentElement, {childList: true, subtree: true});
+  document.addEventListener('DOMContentLoaded', both);
 })();
 </script>"""
 
@@ -60,8 +73,7 @@ def annotator_link(request: gr.Request | None) -> bool:
     return str(params.get("view", "")).strip().lower() == ANNOTATOR_VIEW
 
 
-def tabs_for_view(labels: list[str], request: gr.Request):
-    """On page load: through the annotator link, the Annotate tab alone (selected); otherwise every tab."""
-    alone = annotator_link(request)
-    tabs = [gr.Tab(visible=not alone or name == "annotate") for name in labels]
-    return [gr.Tabs(selected="annotate") if alone else gr.Tabs(), *tabs]
+def tabs_for_view(request: gr.Request):
+    """On page load: through the annotator link the Annotate tab is opened (HEAD hides the other tab buttons:
+    gradio does not take a tab's visibility from an event)."""
+    return gr.Tabs(selected="annotate") if annotator_link(request) else gr.Tabs()

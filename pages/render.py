@@ -40,13 +40,13 @@ from pages.context import (
 )
 from pages.fields import Number
 from pages.render_limits import charge_configured
+from pages.render_extras import model_menu, origin_note, set_origin, with_negative_prompt, zip_grid
 from pages.render_view import (
     EMPTY_GRID,
     NUMBER_FIELDS,
     default_model,
     grid_html,
     hardware_note,
-    model_choices,
     model_defaults,
     restore_grid,
     saved_grid_copy,
@@ -133,30 +133,33 @@ def prompt_lines(prompts_text) -> list[str]:
 
 @handler(uses_gpu=True)
 def on_render(settings: Settings, allow_cpu: bool, prompts_text, model, steps, frames, guidance, height, width, fps,
-              seeds, batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, progress=gr.Progress()):
+              seeds, batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, negative_prompt=None,
+              progress=gr.Progress()):
     """The Render button, with the form's inputs in order: (grid html, status markdown, rendered set)."""
     render_settings = form_settings(steps, frames, guidance, height, width, fps, batch_size, dtype, cpu_offload,
                                     vae_tiling, vae_slicing, allow_cpu)
+    render_settings = with_negative_prompt(render_settings, negative_prompt)
     return render_grid(settings, prompt_lines(prompts_text), model, seeds, render_settings, prompt_set, progress)
 
 
 @handler
 def render_as_user(ctx: AppContext, prompts_text, model, steps, frames, guidance, height, width, fps, seeds,
                    batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, request: gr.Request,
-                   progress=gr.Progress()):
+                   negative_prompt=None, progress=gr.Progress()):
     """The Render button (API name /on_render): `on_render`, after the per-user limit of the configured model
     for a signed-in user who is not an admin."""
     if model == CONFIGURED_MODEL and not is_admin(ctx, request):
         charge_configured(request.username, len(prompt_lines(prompts_text)))
     return on_render(ctx.settings, ctx.allow_cpu is True, prompts_text, model, steps, frames, guidance, height, width, fps,
-                     seeds, batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, progress)
+                     seeds, batch_size, dtype, cpu_offload, vae_tiling, vae_slicing, prompt_set, negative_prompt,
+                     progress)
 
 
 def render_grid(settings: Settings, prompts: list[str], model: str, seeds, render_settings: RenderSettings,
                 prompt_set: dict | None = None, progress=None) -> tuple[str, str, dict]:
     """Render the prompts with the model the client picked (a name the server enabled); (grid html, status,
-    rendered set, see `dppgrpo_core.sets.RenderedSet`). The set keeps the Expand tab's query and method only
-    when the prompts are that set's, unedited."""
+    rendered set, see `dppgrpo_core.sets.RenderedSet`). Prompts edited from the Expand tab's set keep its query,
+    their method marked "(edited)" (`render_extras.set_origin`)."""
     spec = model_for_client(model, settings.video_model)  # a name the server enabled, never a spec
     if not isinstance(seeds, (str, int, float, type(None))):
         raise UserFacingError("Seeds must be whole numbers separated by commas.")
@@ -176,11 +179,11 @@ def render_grid(settings: Settings, prompts: list[str], model: str, seeds, rende
     if failed:
         status += " Failed: " + "; ".join(f"#{r.index + 1}: {html.escape(r.error or '')}" for r in failed)
         gr.Warning(f"{len(failed)} of {len(results)} videos failed" + ("; the others are shown." if done else "."))
-    same_set = bool(prompt_set) and list(prompt_set.get("prompts") or []) == prompts
+    query, method, edited = set_origin(prompt_set, prompts)
+    status += origin_note(query, method, edited)
     # Only rendered pairs, so prompts[i] always belongs to videos[i]; failures are listed apart.
     rendered = RenderedSet(
-        prompts=[r.prompt for r in done], query=prompt_set.get("query") if same_set else None,
-        method=(prompt_set.get("method") if same_set else None) or "manual", videos=[r.path for r in done],
+        prompts=[r.prompt for r in done], query=query, method=method, videos=[r.path for r in done],
         seeds=[r.seed for r in done], model=model, failed=[{"prompt": r.prompt, "error": r.error} for r in failed],
     ).to_json()
     return grid_html(results), status, rendered
@@ -198,6 +201,12 @@ def add_grid(ctx, rendered: dict | None, attention: bool, request: gr.Request) -
     return add_current_set(ctx, rendered, None, attention, request)
 
 
+def zip_download(rendered: dict | None):
+    """The "All clips" download beside the grid: a zip of its clips and prompts, shown once there are clips."""
+    path = zip_grid(rendered)
+    return gr.File(value=path, visible=path is not None)
+
+
 def open_annotate():
     return gr.Tabs(selected="annotate")
 
@@ -209,8 +218,8 @@ def build(ctx: AppContext) -> None:
     # cache lose any model spec (a command template with its key) before the folder is served.
     scrub_notes(served_videos(settings))
     gr.set_static_paths([served_videos(settings)])
-    choices = model_choices(settings.video_model)
     allow_cpu = getattr(ctx, "allow_cpu", False)
+    choices = model_menu(settings, allow_cpu)  # no full-size model where it cannot run
     start_model = default_model(settings, allow_cpu)
     try:
         start = model_defaults(settings, start_model)
@@ -242,8 +251,11 @@ def build(ctx: AppContext) -> None:
             cpu_offload = gr.Checkbox(False, label="CPU offload")
             vae_tiling = gr.Checkbox(False, label="VAE tiling")
             vae_slicing = gr.Checkbox(False, label="VAE slicing")
-    status = gr.Markdown()
+        negative = gr.Textbox(label="Negative prompt (what no video should show; blank: none)", max_lines=3,
+                              elem_id="render-negative")
+    status = gr.Markdown(elem_id="render-status", elem_classes=["dpp-live"])
     grid = gr.HTML(EMPTY_GRID)
+    all_clips = gr.File(label="All clips (.zip, with prompts.txt)", visible=False, elem_id="render-zip")
     # One click adds the grid as a study item (the attention-check choice beside it), then opens Annotate.
     with gr.Row(visible=False) as study:
         study_check = gr.Checkbox(True, label="also add an attention-check item (its first clip repeated)",
@@ -262,7 +274,7 @@ def build(ctx: AppContext) -> None:
     event = button.click(
         bind(render_as_user, ctx),
         inputs=[prompts_box, model, *numbers, seeds, batch_size, dtype, cpu_offload, vae_tiling, vae_slicing,
-                ctx.prompt_set],
+                ctx.prompt_set, negative],
         outputs=[grid, status, ctx.rendered_set],
         api_name="on_render",
         **ctx.model_queue,
@@ -278,5 +290,7 @@ def build(ctx: AppContext) -> None:
                                show_progress="hidden")
         restored.success(bind(show_study_row, ctx), inputs=ctx.rendered_set, outputs=study, api_visibility="private")
     event.success(bind(show_study_row, ctx), inputs=ctx.rendered_set, outputs=study, api_visibility="private")
+    event.success(zip_download, inputs=ctx.rendered_set, outputs=all_clips, api_visibility="private",
+                  show_progress="hidden")
     study_button.click(bind(add_grid, ctx), inputs=[ctx.rendered_set, study_check], outputs=study_status,
                        api_visibility="private").success(open_annotate, outputs=ctx.tabs, api_visibility="private")

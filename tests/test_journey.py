@@ -1,9 +1,9 @@
-"""The journey a person takes through the app (issue 16): handlers as plain functions, then one launched app
-walked in headless Chromium. Each test names the numbered point of the issue it covers."""
+"""The journey a person takes through the app (issue 16): handlers as plain functions. Each test names the
+numbered point of the issue it covers. The walk in headless Chromium (issue 16's and issue 25's) is
+tests/test_journey_browser.py."""
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from pages import expand_sets as sets_page
 from pages import render as render_page
 from pages import render_view
 from pages.expand_view import GAIN_AXIS_TITLE, gains_figure
-from tests.app_testing import chromium_page, launch_app, screenshots_folder
 
 QUERY = "a red car driving through a rainy city at night"
 OPTIONS = (0, 0.5, 0.5)  # seed, λ_div, λ_rel
@@ -254,118 +253,3 @@ def test_10_plain_axis_title_full_example_prompts_and_edited_render_prompts_kept
     assert box == gr.skip() and filled == gr.skip() and "your edited prompts are kept" in note and button.visible
     box, _, filled, button = render_page.use_new_set(new_set)
     assert box == filled == "p1\np2" and button.visible is False
-
-
-# -- the walk in a real browser -----------------------------------------------------------------------
-
-def _no_error_badges(page_):
-    """Gradio paints a failed event's outputs with a red "Error" badge (span.error); a refused action must not."""
-    return page_.locator("span.error", has_text="Error").count() == 0
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory):
-    """The screenshots folder: $DPPGRPO_SCREENSHOTS or a temporary one, never docs/ on its own."""
-    return screenshots_folder(tmp_path_factory)
-
-
-def _shot(page_, folder, name):
-    page_.screenshot(path=os.path.join(folder, f"tab_{name}.png"), full_page=True)
-
-
-@pytest.mark.browser
-def test_the_journey_in_a_browser(tmp_path, shots):
-    from playwright.sync_api import expect
-
-    settings = Settings(device="cpu", cache_dir=str(tmp_path / "cache"), video_model="wan2.1")
-    demo, url = launch_app(settings)
-    try:
-        with chromium_page() as p:
-            p.goto(url)
-            expect(p.locator("#expand-estimate")).to_contain_text("Estimated time for dpp-compose, K = 6")
-            p.locator("button.gallery-item").first.wait_for()
-            chips = [c.inner_text().strip() for c in p.locator("button.gallery-item").all()]
-            assert len(chips) == 6 and all(len(c.split()) >= 4 for c in chips), chips  # 10: full prompts only
-
-            # 2: an empty prompt is refused with its message, and nothing turns red.
-            p.get_by_role("button", name="Expand", exact=True).click()
-            expect(p.get_by_text("The prompt is empty")).to_be_visible(timeout=30_000)
-            time.sleep(1)
-            assert _no_error_badges(p) and p.locator("#expand-status").inner_text().strip() == ""
-
-            # An expansion; then 10: the gain chart's axis reads as words; 1: the estimate is now measured.
-            p.locator("#expand-prompt textarea").fill(QUERY)
-            p.get_by_role("button", name="Expand", exact=True).click()
-            expect(p.locator("#expand-status")).to_contain_text("✅ dpp-compose: 6 prompts", timeout=120_000)
-            assert p.locator(".js-plotly-plot .g-ytitle").first.text_content() == GAIN_AXIS_TITLE
-            expect(p.locator("#expand-estimate")).to_contain_text("measured on this machine")
-
-            # 8: Compare with its own K shows both sets with their Vendi.
-            p.get_by_text("Compare two methods on this prompt").click()
-            p.get_by_label("Second method").click()
-            p.get_by_role("option", name="original").click()
-            p.get_by_role("button", name="Compare", exact=True).click()
-            expect(p.get_by_text("✅ K = 4")).to_be_visible(timeout=120_000)
-            assert p.locator(".dpp-compare-set").count() == 2
-            assert p.locator(".dpp-compare-set li").count() == 8
-            _shot(p, shots, "expand")
-
-            # 9: load a set from a file: the table, the form and the session's set follow it.
-            loaded = {"query": "a lighthouse on a cliff at dusk", "method": "composer", "seed": 3, "k": 2,
-                      "config": {"lambda_div": 0.7, "lambda_rel": 0.3},
-                      "steps": [{"prompt": "a lighthouse on a cliff at dusk, wide shot"},
-                                {"prompt": "a lighthouse on a cliff at dusk, close-up, handheld"}]}
-            set_file = tmp_path / "set.json"
-            set_file.write_text(json.dumps(loaded))
-            upload = p.locator("#expand-load-set input[type=file]")
-            upload.set_input_files(str(set_file))
-            expect(p.locator("#expand-status")).to_contain_text("Loaded from the file", timeout=60_000)
-            assert p.locator("#expand-prompt textarea").input_value() == loaded["query"]
-            table = p.locator(".virtual-table-viewport").first
-            expect(table.locator("[role=row]")).to_have_count(3)
-            assert "close-up, handheld" in table.inner_text()
-
-            # 6 and 10: the Render tab starts on a model this CPU runs, and says what the GPU models need;
-            # the loaded set reached its prompts.
-            p.get_by_role("tab", name="Render").click()
-            box = p.get_by_label("Prompts, one per line")
-            expect(box).to_have_value("\n".join(s["prompt"] for s in loaded["steps"]))
-            expect(p.locator("#render-hardware")).to_contain_text("--allow-cpu")
-            assert p.get_by_label("Video model").input_value() == "tiny-random-wan"
-            box.fill("a lighthouse at night\na lighthouse at dawn")  # the user's own edit
-            p.get_by_role("tab", name="Expand").click()
-            p.locator("#expand-prompt textarea").fill("a cat sleeping on a sunny windowsill")
-            p.get_by_role("button", name="Expand", exact=True).click()  # with the loaded set's method and K
-            expect(p.locator("#expand-status")).to_contain_text("✅ composer: 2 prompts", timeout=120_000)
-            p.get_by_role("tab", name="Render").click()
-            expect(p.get_by_text("your edited prompts are kept")).to_be_visible(timeout=30_000)
-            assert box.input_value() == "a lighthouse at night\na lighthouse at dawn"
-            expect(p.get_by_role("button", name="Use the new set from the Expand tab")).to_be_visible()
-            p.get_by_role("button", name="Render", exact=True).click()
-            p.wait_for_function("document.querySelectorAll('.dpp-grid video').length == 2", timeout=120_000)
-            _shot(p, shots, "render")
-
-            for name in ("Annotate", "Results"):
-                p.get_by_role("tab", name=name).click()
-                time.sleep(1)
-                _shot(p, shots, name.lower())
-
-            # 7 and issue 25's 9: the Benchmark tab opens on the shipped evaluation, its curves drawn.
-            p.get_by_role("tab", name="Benchmark").click()
-            expect(p.locator("#benchmark-note")).to_contain_text("Showing training-v2/k16", timeout=30_000)
-            expect(p.locator("#benchmark-curves .js-plotly-plot")).to_be_visible()
-            assert _no_error_badges(p)
-            _shot(p, shots, "benchmark")
-
-            # 4: a reload keeps the last set and grid, and says so.
-            p.reload()
-            expect(p.locator("#expand-status")).to_contain_text("Restored after the reload", timeout=60_000)
-            table = p.locator(".virtual-table-viewport").first
-            expect(table.locator("[role=row]")).to_have_count(3)
-            assert p.locator("#expand-prompt textarea").input_value() == "a cat sleeping on a sunny windowsill"
-            p.get_by_role("tab", name="Render").click()
-            expect(p.get_by_text("Restored after the reload: the last grid")).to_be_visible(timeout=30_000)
-            assert p.locator(".dpp-grid video").count() == 2
-    finally:
-        demo.close()
-        shutil.rmtree(tmp_path / "cache", ignore_errors=True)

@@ -48,9 +48,14 @@ def test_render_builds_an_autoplaying_grid_with_escaped_captions(settings):
     assert "2 from the cache" in status_again
 
 
-def test_edited_prompts_are_a_manual_set(settings):
-    _, _, rendered = _render(settings, "a fox", prompt_set={"query": "q", "method": "iid", "prompts": ["other"]})
-    assert rendered["method"] == "manual" and rendered["query"] is None and rendered["prompts"] == ["a fox"]
+def test_edited_prompts_keep_the_query_and_are_marked(settings):
+    # Issue 25, item 2: fixing a clause keeps q; the method is marked edited, so the study can use the grid.
+    prompt_set = {"query": "a fox", "method": "iid", "prompts": ["a fox in snow", "a fox, sad and lonely, at dusk"]}
+    _, status, rendered = _render(settings, "a fox in snow\na fox at dusk", prompt_set=prompt_set)
+    assert rendered["query"] == "a fox" and rendered["method"] == "iid (edited)"
+    assert "Prompt 2 was edited from the iid set" in status
+    _, _, typed = _render(settings, "a fox")  # typed by hand, no Expand set: no query to rate alignment against
+    assert typed["method"] == "manual" and typed["query"] is None
 
 
 def test_a_failed_video_is_shown_as_an_error_card(settings, tmp_path):
