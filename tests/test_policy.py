@@ -83,6 +83,7 @@ def test_adapter_changes_the_policy(tiny_policy_dir, tmp_path):
         load_policy(str(tiny_policy_dir), adapter=str(tmp_path / "missing"), settings=settings)
 
 
-def test_missing_policy_is_one_clear_message():
-    with pytest.raises(ModelUnavailable, match="DPPGRPO_POLICY"):
-        load_policy("/nonexistent/policy", settings=Settings(device="cpu"))
+def test_missing_policy_is_one_clear_message_without_the_server_path():
+    with pytest.raises(ModelUnavailable, match="DPPGRPO_POLICY") as caught:
+        load_policy("/srv/private/nonexistent/policy", settings=Settings(device="cpu", engine="transformers"))
+    assert "/srv/private" not in str(caught.value) and "'policy'" in str(caught.value)  # its last part only
