@@ -89,7 +89,9 @@ def test_dpp_rerank_gets_every_candidate_from_a_server_that_ignores_n(served_mod
     from tests.fakes import HashingEmbedder
 
     settings = Settings(policy="openai:" + served_model["model"], openai_base_url=served_model["base_url"])
-    result = run_expansion("a cat on a windowsill", 2, "dpp-rerank", 0, settings=settings,
+    policy = load_policy(settings=settings)
+    policy.gen_defaults["max_new_tokens"] = 32  # short replies: the server's CPU time is the test's time
+    result = run_expansion("a cat on a windowsill", 2, "dpp-rerank", 0, settings=settings, policy=policy,
                            embedder=HashingEmbedder(), n_candidates=2)
     # transformers serve answers one choice per request: the second candidate came as a further request.
     assert [len(s["candidates"]) for s in result["steps"]] == [2, 2]
