@@ -189,8 +189,8 @@ def build(ctx: AppContext) -> None:
             temperature = gr.Slider(0, 1.5, value=ExpandConfig.temperature, step=0.05, label="Temperature (0 = greedy)")
             n_candidates = gr.Slider(1, 8, value=ExpandConfig.n_candidates, step=1, label="Candidates per step (dpp-rerank)")
     timer = gr.Timer(1.0, active=False)  # ticks while this session's run waits for a slot
-    table = gr.Dataframe(headers=TABLE_COLUMNS, label="Prompt set", wrap=True, interactive=False,
-                         column_widths=["6%", "64%", "10%", "10%", "10%"])
+    table = gr.Dataframe(headers=TABLE_COLUMNS, label="Prompt set", wrap=True, interactive=False, elem_id="expand-table",
+                         column_widths=["48px", "60%", "72px", "72px", "72px"])  # numbers stay readable on a phone
     with gr.Row():
         gains_plot = gr.Plot(label="Per-step marginal gain")
         heatmap = gr.Plot(label="Similarity of the set")

@@ -9,6 +9,7 @@ import pytest
 
 from dppgrpo_core.expand import StepRecord
 from pages import expand_run
+from pages.activity import ACTIVITY
 from pages.expand_view import GAIN_AXIS_TITLE
 from tests.app_testing import free_port, launch_app
 from tests.walk_helpers import (  # noqa: F401 - walk_app and shots are fixtures
@@ -77,19 +78,15 @@ def test_the_creator_walk(walk_app, shots, width, tmp_path):
             assert p.locator("#expand-status").inner_text().strip() == "" and no_error_badges(p)
         assert p.locator("#expand-k input").input_value() == "100"  # kept as typed, never clamped
 
-        # 6: the estimate counts what the first run loads; during the run Expand reads "Running…" and cannot be
-        # clicked, and Enter again says why nothing new starts.
+        # 6: the estimate counts what a first run loads; during the run Expand reads "Running…" and cannot be
+        # clicked (Enter during a run: the queue test below).
         p.locator("#expand-k input").fill("3")
-        if desktop:
+        if not ACTIVITY.loaded("embedder", settings.embedder):  # this server's first run (other tests may have run)
             expect(p.locator("#expand-estimate")).to_contain_text("to load the models")
         p.locator("#expand-prompt textarea").press("Enter")
         expect(p.locator("#expand-stop")).to_be_visible(timeout=10_000)
         expect(p.locator("#expand-run")).to_be_disabled()
         expect(p.locator("#expand-run")).to_have_text("Running…")
-        if desktop:  # the first run loads the embedder: long enough to press Enter again during it
-            time.sleep(1.2)
-            p.locator("#expand-prompt textarea").press("Enter")
-            expect(p.locator("#expand-queue")).to_contain_text("already queued or running", timeout=10_000)
         expect(p.locator("#expand-status")).to_contain_text("✅ dpp-compose: 3 prompts", timeout=120_000)
         expect(p.locator("#expand-stop")).to_be_hidden(timeout=10_000)
         expect(p.locator("#expand-estimate")).to_contain_text("measured on this machine")
@@ -160,7 +157,7 @@ def _slow_policy(query, k, method, seed, settings=None, config=None):
 
 
 @pytest.mark.browser
-def test_1_a_request_behind_another_users_policy_run_says_why_and_stops(walk_app, monkeypatch):
+def test_1_and_6_a_request_beside_another_users_policy_run_says_why_and_stops(walk_app, monkeypatch):
     from gradio_client import Client
     from playwright.sync_api import expect
 
@@ -172,12 +169,17 @@ def test_1_a_request_behind_another_users_policy_run_says_why_and_stops(walk_app
     with chromium_page(viewport=WIDTHS["desktop"]) as p:
         p.goto(url)
         p.locator("#expand-prompt textarea").fill(QUERY)
-        p.locator("#expand-k input").fill("8")  # 12 s: still waiting or running when Stop is pressed
+        p.locator("#expand-k input").fill("12")  # 18 s: still waiting or running when Stop is pressed
         choose(p, "Method", "dpp-grpo")
         p.locator("#expand-run").click()
+        # 6: Enter during one's own run is not dropped silently: the line says why nothing new starts.
+        expect(p.locator("#expand-run")).to_have_text("Running…")
+        time.sleep(1.5)
+        p.locator("#expand-prompt textarea").press("Enter")
+        expect(p.locator("#expand-queue")).to_contain_text("already queued or running", timeout=10_000)
         # Queued behind it (one slot), or beside it taking turns (an engine shared call by call): either way why.
         expect(p.locator("#expand-queue")).to_contain_text("another user's policy run (dpp-grpo, K = 20)",
-                                                            timeout=15_000)
+                                                            timeout=20_000)
         p.locator("#expand-stop").click()
         expect(p.locator("#expand-queue")).to_contain_text("⏹", timeout=10_000)
         expect(p.locator("#expand-stop")).to_be_hidden()
@@ -197,7 +199,7 @@ def test_5_a_kept_set_survives_a_server_restart(tmp_path):
             p.wait_for_function("localStorage.getItem('dppgrpo-last-set') !== null", timeout=10_000)
             demo.close()  # the Space sleeps
             demo, url = launch_app(settings, port=port)  # and wakes: a new process key, the same kept copy
-            p.reload()
+            p.goto(url)
             expect(p.locator("#expand-status")).to_contain_text("Restored after the reload", timeout=60_000)
             assert p.locator("#expand-prompt textarea").input_value() == QUERY
     finally:
