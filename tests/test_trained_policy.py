@@ -76,5 +76,5 @@ def test_a_corrupt_adapter_file_is_one_line(tmp_path, monkeypatch):
     # A new process: the shipped adapter may be loaded already under the same key.
     monkeypatch.setattr(policy_module, "_LOADED", type(policy_module._LOADED)())
     with pytest.raises(ModelUnavailable) as excinfo:
-        load_policy(PACKAGED_TRAINED_POLICY, settings=Settings(device="cpu", cache_dir=str(tmp_path / "cache")))
+        load_policy(PACKAGED_TRAINED_POLICY, settings=Settings(device="cpu"))
     assert "adapter" in one_line(excinfo)

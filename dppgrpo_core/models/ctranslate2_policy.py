@@ -89,7 +89,8 @@ def converted_folder(name: str, adapter: str | None, device: str, cache_dir: str
             for f in merged.iterdir():  # the tokenizer beside the weights: the folder loads on its own
                 if f.name.startswith(("tokenizer", "special_tokens", "chat_template", "generation_config")):
                     shutil.copy2(f, tmp / f.name)
-        except ModelUnavailable:
+        except ModelUnavailable as exc:  # the policy itself cannot load: no other engine will do better
+            exc.any_engine = True
             raise
         except Exception as exc:  # an architecture CTranslate2 does not know, a full disk, ...
             raise ModelUnavailable(f"ctranslate2 cannot convert the policy {shown_model(name)} "

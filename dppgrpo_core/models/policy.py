@@ -259,7 +259,7 @@ def _load_local(name: str, adapter: str | None, device: str, cache_dir: str, eng
         try:
             return ctranslate2_policy.load(name, adapter, device, cache_dir, ct2_threads)
         except ModelUnavailable as exc:
-            if engine == "ctranslate2":
+            if engine == "ctranslate2" or getattr(exc, "any_engine", False):
                 raise
             logging.getLogger(__name__).warning("engine auto: ctranslate2 cannot run %s (%s); using transformers",
                                                 name, exc)
