@@ -21,8 +21,8 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from dppgrpo_core.expand import POLICY_METHODS  # the methods that run the language policy
 
-POLICY_METHODS = ("iid", "dpp-grpo", "dpp-rerank")  # the methods that run the language policy
 STALE_S = 1800.0  # a run not finished after this long is forgotten (a closed tab, a killed worker)
 NOTICE_S = 5.0  # how long the line about a refused click stays
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.expand import POLICY_METHODS  # the methods that run the language policy
 
 MAX_K_APP = 20  # prompts in one set made in the app
 
@@ -22,7 +23,6 @@ MAX_K_APP = 20  # prompts in one set made in the app
 # slower. Replaced by a measurement after a run. The other methods run no language model.
 CPU_SECONDS_PER_PROMPT = {"original": 0.1, "composer": 0.3, "dpp-compose": 1.0, "iid": 3.7, "dpp-grpo": 6.5,
                           "dpp-rerank": 2.3}
-POLICY_METHODS = ("iid", "dpp-grpo", "dpp-rerank")
 # Loading, once per server process, measured on the 2-core CPU of BENCHMARKS.md: importing and loading the packaged
 # MiniLM embedder (4 s + 10 s), and the packaged SmolLM2 with its LoRA merged (9-17 s with transformers, issue 22).
 EMBEDDER_LOAD_S = 14.0

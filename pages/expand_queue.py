@@ -47,6 +47,17 @@ def _busy_line(session: str) -> str:
             "start another." if ACTIVITY.busy(session) else "")
 
 
+def _admit(results: list, request, method: str, k, expected: float) -> list:
+    """Checked inputs let in: refused on the first field while this session has a run, else entered in the
+    queue's record (`ACTIVITY.queue`)."""
+    session = _session(request)
+    busy = _busy_line(session)
+    if busy:
+        return [gr.validate(False, busy)] + [gr.validate(True, "")] * (len(results) - 1)
+    ACTIVITY.queue(session, method, k, expected)
+    return results
+
+
 def expand_gate(settings: Settings, prompt, k, method, seed, lambda_div, lambda_rel, policy, temperature,
                 n_candidates, request: gr.Request = None):
     """The Expand event's validator: the request's own checks (`expand_run.validator`), then one run per session;
@@ -55,13 +66,8 @@ def expand_gate(settings: Settings, prompt, k, method, seed, lambda_div, lambda_
     results = validator(settings)(prompt, k, method, seed, lambda_div, lambda_rel, policy, temperature, n_candidates)
     if not all(r["is_valid"] for r in results):
         return results
-    session = _session(request)
-    busy = _busy_line(session)
-    if busy:
-        return [gr.validate(False, busy)] + [gr.validate(True, "")] * (len(results) - 1)
     expected = expected_seconds(method, k, n_candidates, ACTIVITY.rates(), loading_ahead(settings, method, policy))
-    ACTIVITY.queue(session, method, k, expected)
-    return results
+    return _admit(results, request, method, k, expected)
 
 
 def compare_gate(settings: Settings, prompt, method, method_b, compare_k, seed, lambda_div, lambda_rel, policy,
@@ -72,15 +78,10 @@ def compare_gate(settings: Settings, prompt, method, method_b, compare_k, seed, 
                                           temperature, n_candidates)
     if not all(r["is_valid"] for r in results):
         return results
-    session = _session(request)
-    busy = _busy_line(session)
-    if busy:
-        return [gr.validate(False, busy)] + [gr.validate(True, "")] * (len(results) - 1)
     rates = ACTIVITY.rates()
     expected = sum(expected_seconds(m, compare_k, n_candidates, rates) for m in dict.fromkeys([method, method_b]))
     slowest = max([method, method_b], key=lambda m: m in POLICY_METHODS)
-    ACTIVITY.queue(session, slowest, compare_k, expected + loading_ahead(settings, slowest, policy))
-    return results
+    return _admit(results, request, slowest, compare_k, expected + loading_ahead(settings, slowest, policy))
 
 
 def idle_buttons(ended: bool = True):
