@@ -59,7 +59,7 @@ def main() -> None:
         settings = dataclasses.replace(base, engine=engine)
         start = time.perf_counter()
         policies[engine] = (settings, load_policy(settings=settings))
-        print(f"{engine}: loaded in {time.perf_counter() - start:.1f} s ({settings.cpu_threads(engine)} thread(s))")
+        print(f"{engine}: loaded in {time.perf_counter() - start:.1f} s ({settings.cpu_threads()} thread(s))")
         run_expansion(QUERIES[0], 1, methods[0], 0, settings=settings, policy=policies[engine][1], embedder=embedder)
     spinner = multiprocessing.Process(target=_spin, daemon=True) if args.busy else None
     if spinner:

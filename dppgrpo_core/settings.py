@@ -52,7 +52,7 @@ class Settings:
     annotations_db: str = "data/annotations.db"  # SQLite file of the human study (on a Space: a mounted storage path)
     media_root: str | None = None  # folder study clips may come from besides a manifest's own (the app's uploads: here)
     engine: str = "auto"  # local policy engine: auto (ctranslate2 where it loads the policy, else transformers), ctranslate2, transformers
-    threads: str = "auto"  # CPU threads per model: auto (half the cores: a busy core stalls the others' spinning threads) or N
+    threads: str = "auto"  # CPU threads per model: auto (half the cores, at least 1: the fastest here) or N
     # The server of `--policy openai:MODEL`, by the openai client's own variables (OPENAI_BASE_URL, OPENAI_API_KEY).
     openai_base_url: str | None = None
     openai_api_key: str | None = field(default=None, repr=False)  # a secret: environment only, never a flag, never shown
@@ -92,22 +92,22 @@ class Settings:
         """The device to run on: "auto" resolved, anything else checked (see `check_device`)."""
         return self.check_device()
 
-    def cpu_threads(self, engine: str = "transformers") -> int:
-        """CPU threads per model: the number given, else ("auto") every core for ctranslate2 and half of them
-        (at least 1) for torch.
+    def cpu_threads(self) -> int:
+        """CPU threads per model: the number given, else ("auto") half the cores, at least 1, for either engine.
 
-        Torch's spinning threads ran 4-7x slower than one thread whenever another job held a core of this
-        2-core machine; ctranslate2's decoded faster on both cores even then (BENCHMARKS.md, "Policy engines"),
-        and the local engines take turns (`LOCAL_TURNS`), so two decodes never share the cores.
+        On this 2-core machine one thread decodes fastest with both engines: torch's spinning threads ran
+        4-7x slower than one thread whenever another job held a core, and ctranslate2 decoded the shipped
+        policy in 24-28 ms per step on one thread against 40-53 ms on two, idle (BENCHMARKS.md, "Policy
+        engines"). Half the cores also leaves the app's other requests (dpp-compose, the study) a core.
 
-        >>> Settings(threads="3").cpu_threads(), Settings(threads="auto").cpu_threads("ctranslate2") >= 1
+        >>> Settings(threads="3").cpu_threads(), Settings(threads="auto").cpu_threads() >= 1
         (3, True)
         """
         from dppgrpo_core.errors import UserFacingError
 
         if self.threads in ("auto", "", None):
             cores = os.cpu_count() or 2
-            return cores if engine == "ctranslate2" else max(1, cores // 2)
+            return max(1, cores // 2)
         try:
             value = int(self.threads)
         except (TypeError, ValueError):

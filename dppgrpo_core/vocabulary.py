@@ -22,7 +22,7 @@ One vocabulary (two files), read by the generator (`dppgrpo_core.expand.composer
 writes is a value the others recognise (tests/test_vocabulary.py holds them to it). Its sections:
 `axes` (what the composer writes along each axis, in draw order), `instead` (what an axis takes
 when q fixes it), `needs` (values that carry a constraint), `ranked`, `content` (what is filmed:
-subject detail, motion manner), `detect` (whole-word detectors), `grammar` and `builder` (base prompts
+subject detail, look, motion manner), `writing` (the rules of a rich prompt), `detect` (whole-word detectors), `grammar` and `builder` (base prompts
 and the builder's phrasings); `coherence.yaml` holds the rules (sides that cannot stand in one prompt),
 which the composer draws by (`fits`) and the judge checks by (`contradictions`).
 """
@@ -45,6 +45,7 @@ NEEDS: dict[str, tuple[str, ...]] = {name: tuple(values) for name, values in _DA
 RANKED: dict[str, int] = dict(_DATA["ranked"])
 CONTENT: dict = _DATA["content"]
 BUILDER: dict = _DATA["builder"]
+WRITING: dict = _DATA["writing"]  # the rules of a rich prompt: `words` (inclusive range), `covers`, `keeps`, `avoid`, `vary`
 GRAMMAR: dict[str, tuple[str, ...]] = {name: tuple(words) for name, words in _DATA["grammar"].items()}
 COHERENCE: dict[str, dict[str, tuple[str, ...]]] = {
     rule: {side: tuple(words) for side, words in sides.items()}

@@ -71,7 +71,7 @@ import sys
 
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import Settings
-from dppgrpo_core.vocabulary import DETECT, contradictions, words_pattern
+from dppgrpo_core.vocabulary import DETECT, WRITING, contradictions, words_pattern
 
 from .judge_model import JUDGE_NAME, prepare
 
@@ -188,6 +188,16 @@ def is_video_prompt(prompt: str) -> bool:
     """Names a shot, camera or lens; no story-prose marker; 5 to 120 words."""
     return (MIN_WORDS <= len(prompt.split()) <= MAX_WORDS and names_shot_camera_or_lens(prompt)
             and not story_markers(prompt))
+
+
+def is_rich(prompt: str) -> bool:
+    """Of the length the writing rules ask for (the vocabulary's `writing.words`, inclusive): the anchors' form.
+
+    >>> is_rich("A dog on a beach."), is_rich(" ".join(["word"] * 60))
+    (False, True)
+    """
+    low, high = WRITING["words"]
+    return low <= len(prompt.split()) <= high
 
 
 def checks(prompt: str, query: str) -> dict[str, bool]:

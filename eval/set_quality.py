@@ -51,10 +51,11 @@ from . import judge
 from .harness import expand_all, held_out_prompts, load_policy_once, out_folder
 from .judge_model import JUDGE_NAME, load_judge
 from .metrics import faithful_vendi, vendi_score
+from .set_quality_report import results_markdown, sets_markdown
+from .written import content_text, recurring_phrase
 
 ALL_METHODS = ("original", "iid", "dpp-rerank", "dpp-grpo", "composer", "dpp-compose")
 MAX_PROMPTS = 944  # distinct VBench prompts
-SETS_SHOWN = 10  # sets per row written to sets.md
 Encoder = Callable[[list[str]], np.ndarray]  # texts -> (n, d) rows
 
 
@@ -114,12 +115,16 @@ def score_set(query: str, prompts: list[str], encoders: dict[str, Encoder]) -> d
     """The checks of each prompt and, per embedder, Vendi (all, faithful) and mean cos(p, q)."""
     marks = [judge.checks(p, query) for p in prompts]
     faithful = [m["keeps"] for m in marks]
-    row = {"checks": marks, "n_faithful": int(sum(faithful))}
+    phrase, repeats = recurring_phrase(prompts, query)
+    row = {"checks": marks, "n_faithful": int(sum(faithful)), "words": float(np.mean([len(p.split()) for p in prompts])),
+           "phrase": phrase, "phrase_repeats": repeats}
     for name, encode in encoders.items():
         vectors = unit_rows(encode(list(prompts) + [query])).numpy()
         p, q = vectors[:-1], vectors[-1]
         row[f"vendi_{name}"] = float(vendi_score(p))
         row[f"vendi_{name}_faithful"] = faithful_vendi(p, faithful)
+        row[f"vendi_{name}_content"] = faithful_vendi(unit_rows(encode([content_text(t) for t in prompts])).numpy(),
+                                                      faithful)
         row[f"rel_{name}"] = float(np.mean(p @ q))
     return row
 
@@ -129,11 +134,13 @@ def summarise(sets: list[dict], encoders: list[str]) -> dict:
     marks = [m for s in sets for m in s["checks"]]
     out = {"sets": len(sets), "prompts": len(marks)}
     for name in encoders:
-        for key in (f"vendi_{name}", f"vendi_{name}_faithful", f"rel_{name}"):
+        for key in (f"vendi_{name}", f"vendi_{name}_faithful", f"vendi_{name}_content", f"rel_{name}"):
             out[key] = float(np.mean([s[key] for s in sets])) if sets else math.nan
     for key in ("keeps", "cinematic", "video_prompt", "coherent"):
         out[f"{key}_pct"] = 100.0 * sum(m[key] for m in marks) / len(marks) if marks else math.nan
-    out["seconds_per_set"] = float(np.mean([s["seconds"] for s in sets])) if sets else math.nan
+    for key in ("seconds", "words"):
+        out[f"{key}_per_set" if key == "seconds" else key] = float(np.mean([s[key] for s in sets])) if sets else math.nan
+    out["phrase_repeats_max"] = max((s["phrase_repeats"] for s in sets), default=0)
     return out
 
 
@@ -204,55 +211,6 @@ def run(args, judge_encode: Encoder | None = None, embedder=None, log=print) -> 
     (out / "results.md").write_text(results_markdown(summary, meta), encoding="utf-8")
     (out / "sets.md").write_text(sets_markdown(sets, list(rows.values())), encoding="utf-8")
     return out
-
-
-COLUMNS = [("lambdas", "λ_div/λ_rel", "{}"), ("sets", "sets", "{:d}"), ("vendi_minilm", "Vendi MiniLM ↑", "{:.2f}"),
-           ("vendi_minilm_faithful", "Vendi MiniLM, faithful ↑", "{:.2f}"), ("vendi_mpnet", "Vendi mpnet ↑", "{:.2f}"),
-           ("vendi_mpnet_faithful", "Vendi mpnet, faithful ↑", "{:.2f}"), ("rel_minilm", "cos(p,q) MiniLM", "{:.3f}"),
-           ("rel_mpnet", "cos(p,q) mpnet", "{:.3f}"), ("keeps_pct", "keeps subject+action %", "{:.0f}"),
-           ("cinematic_pct", "shot/camera/lens %", "{:.0f}"), ("video_prompt_pct", "video prompt %", "{:.0f}"),
-           ("coherent_pct", "coherent %", "{:.0f}"), ("seconds_per_set", "s/set", "{:.2f}")]
-MARKS = (("K", "keeps"), ("C", "cinematic"), ("V", "video_prompt"), ("O", "coherent"))  # sets.md, one a check
-
-
-def _cell(value, fmt: str) -> str:
-    return "n/a" if isinstance(value, float) and math.isnan(value) else fmt.format(value)
-
-
-def results_markdown(summary: dict, meta: dict) -> str:
-    lines = [f"# Set quality: {meta['n']} VBench prompts, K = {meta['k']}, seed {meta['seed']}", "",
-             "| method | " + " | ".join(title for _, title, _ in COLUMNS) + " |",
-             "|---|" + "---:|" * len(COLUMNS)]
-    for label, s in summary.items():
-        lines.append(f"| {label} | " + " | ".join(_cell(s[key], fmt) for key, _, fmt in COLUMNS) + " |")
-    lines += ["", "Vendi: of the set's unit sentence embeddings (1 = copies, K = all orthogonal), mean over sets; "
-              "MiniLM is the reward's own embedder, mpnet (all-mpnet-base-v2) a judge no reward uses. "
-              "*faithful*: only the prompts that keep q's content words (eval/judge.py); a set with one such "
-              "prompt counts 1, with none 0. cos(p,q): mean cosine of each prompt to q. The % columns pool every "
-              "prompt; the checks are defined in eval/judge.py. s/set: expansion seconds per set. λ_div/λ_rel: the "
-              "reward weights of the row (original, composer and iid do not use them to choose prompts).", "",
-              f"Command: `{meta['command']}`", "",
-              f"Machine: {meta['machine']}; embedder `{meta['embedder']}`, policy `{meta['policy']}`"
-              + (f" + adapter `{meta['adapter']}`" if meta["adapter"] else "") + f"; wall {meta['wall_s']:.0f} s "
-              "(cached sets are not remade)."]
-    if meta["failures"]:
-        lines += ["", f"Failed sets ({len(meta['failures'])}):"] + [f"- {f}" for f in meta["failures"]]
-    return "\n".join(lines) + "\n"
-
-
-def sets_markdown(sets: list[dict], rows: list[Row]) -> str:
-    lines = ["# Sets, verbatim", "",
-             f"The first {SETS_SHOWN} sets of each row. Marks before each prompt: K keeps q's subject and action, "
-             "C names a shot, camera move or lens, V is a video prompt, O is coherent (contradicts neither itself "
-             "nor q); `·` where the check fails."]
-    for row in rows:
-        lines += ["", f"## {row.label}"]
-        for s in [s for s in sets if s["row"] == row.label][:SETS_SHOWN]:
-            lines += ["", f"### q: {s['query']}", ""]
-            for i, (prompt, m) in enumerate(zip(s["prompts"], s["checks"]), 1):
-                mark = "".join(c if m[key] else "·" for c, key in MARKS)
-                lines.append(f"{i}. `{mark}` {prompt}")
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- command line

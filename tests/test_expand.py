@@ -70,7 +70,7 @@ def test_same_seed_same_set_and_rerank_keeps_best_candidate(tiny_policy):
 def test_bad_arguments_are_clear_errors():
     with pytest.raises(UserFacingError, match="empty"):
         next(expand("  ", 3, "original"))
-    with pytest.raises(UserFacingError, match="k must"):
+    with pytest.raises(UserFacingError, match="K must"):
         next(expand(QUERY, 0, "original"))
     with pytest.raises(UserFacingError, match="Unknown method"):
         next(expand(QUERY, 2, "nope"))
@@ -138,7 +138,7 @@ def test_packaged_smollm_end_to_end():
 
 
 def test_extend_is_k_independent_rich_rewrites_with_the_anchors_instruction():
-    from dppgrpo_core.models.chat import EXTEND_MAX_NEW_TOKENS, build_extend_messages
+    from dppgrpo_core.models.chat import MAX_NEW_TOKENS, build_extend_messages
     from dppgrpo_core.models.policy import Policy
 
     class Recording(Policy):
@@ -152,7 +152,7 @@ def test_extend_is_k_independent_rich_rewrites_with_the_anchors_instruction():
     policy = Recording()
     records = list(expand(QUERY, 4, "extend", seed=0, policy=policy))
     # One batched call: the anchors' system prompt and q alone (no set), with room for ~100 words.
-    assert policy.calls == [([build_extend_messages(QUERY)], 4, EXTEND_MAX_NEW_TOKENS)]
+    assert policy.calls == [([build_extend_messages(QUERY)], 4, MAX_NEW_TOKENS)]
     assert [r.prompt for r in records] == [f"A detailed description number {i} of a dog with a ball on a sunny "
                                            "beach." for i in range(4)]
     assert "80 to 100 words" in build_extend_messages(QUERY)[0]["content"]

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from eval import judge, set_quality
+from eval.written import content_text
 from eval.judge import (
     is_video_prompt,
     keeps_subject_and_action,
@@ -95,10 +96,16 @@ def test_vendi_among_faithful_on_hand_made_vectors():
 
 
 def test_score_set_uses_the_checks_for_the_faithful_subset():
-    basis = {p: np.eye(6)[i] for i, p in enumerate(FAITHFUL[:2] + DRIFTING[:2] + [Q])}
-    row = set_quality.score_set(Q, FAITHFUL[:2] + DRIFTING[:2], {"fake": lambda texts: np.stack([basis[t] for t in texts])})
+    texts = FAITHFUL[:2] + DRIFTING[:2] + [Q]
+    basis = {p: np.eye(8)[i] for i, p in enumerate(texts)}
+    # The content Vendi encodes the prompts masked of their camera words: here both faithful ones map to one vector.
+    masked = {content_text(p): np.eye(8)[5] for p in FAITHFUL[:2]}
+    masked.update({content_text(p): np.eye(8)[6 + i] for i, p in enumerate(DRIFTING[:2])})
+    row = set_quality.score_set(Q, FAITHFUL[:2] + DRIFTING[:2],
+                                {"fake": lambda texts: np.stack([basis.get(t, masked.get(t)) for t in texts])})
     assert row["n_faithful"] == 2
     assert row["vendi_fake"] == pytest.approx(4.0) and row["vendi_fake_faithful"] == pytest.approx(2.0)
+    assert row["vendi_fake_content"] == pytest.approx(1.0)
     assert row["rel_fake"] == pytest.approx(0.0)
 
 

@@ -18,7 +18,7 @@ from dppgrpo_core.expand import composer
 from dppgrpo_core.expand.config import ExpandConfig
 from dppgrpo_core.expand.scoring import Choice, SetScorer
 from dppgrpo_core.maths.rewards import balanced_reward
-from dppgrpo_core.models.chat import EXTEND_MAX_NEW_TOKENS, build_extend_messages, build_messages, degenerate_reason
+from dppgrpo_core.models.chat import MAX_NEW_TOKENS, build_extend_messages, build_messages, degenerate_reason
 from dppgrpo_core.models.embedder import embed
 from dppgrpo_core.models.policy import Policy
 
@@ -103,7 +103,7 @@ def method_iid(run: ExpandRun) -> Iterator[Choice]:
 def method_extend(run: ExpandRun) -> Iterator[Choice]:
     """The peer baseline: the same model asked K times, independently, for one rich 80-100-word description in
     the anchors' way (Wan2.1's prompt extender, LTX-Video's enhancer); no set conditioning, no DPP."""
-    yield from _independent(run, build_extend_messages(run.query), max_new_tokens=EXTEND_MAX_NEW_TOKENS)
+    yield from _independent(run, build_extend_messages(run.query), max_new_tokens=MAX_NEW_TOKENS)
 
 
 def method_original(run: ExpandRun) -> Iterator[Choice]:

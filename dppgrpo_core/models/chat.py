@@ -13,9 +13,15 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-# Short and concrete: small policies (the packaged 135M model) follow one plain instruction far
-# better than a long brief. Training teaches the set-conditioned behaviour in this same format.
-SYSTEM_PROMPT = "You write prompts for a text-to-video model. Reply with one vivid sentence and nothing else."
+from dppgrpo_core.vocabulary import WRITING
+
+# The rules of a rich prompt come from the vocabulary's `writing` section (the architect's instruction and the
+# checks read the same): one paragraph in the anchors' form, kept faithful to q. Training teaches the
+# set-conditioned behaviour in this same format.
+SYSTEM_PROMPT = (
+    f"You write prompts for a text-to-video model. Each is one paragraph of {WRITING['words'][0]} to "
+    f"{WRITING['words'][1]} words that describes {WRITING['covers']}. Keep {WRITING['keeps']}. Avoid "
+    f"{WRITING['avoid']}. Reply with the prompt only.")
 
 MAX_PROMPT_CHARS = 900  # a cleaned prompt is cut at a word boundary below this (a rich 100-word prompt fits)
 
@@ -27,7 +33,7 @@ EXTEND_SYSTEM_PROMPT = (
     "in time order; the setting; the light and style; the shot size, camera angle and camera movement. Keep any "
     "quoted text and style words exactly as given, add no new major objects, and keep the action short enough for "
     "a five-second clip. Reply with the description only.")
-EXTEND_MAX_NEW_TOKENS = 160  # ~100 words
+MAX_NEW_TOKENS = 160  # a 100-word prompt and its full stop, for the writer and the peer baseline alike
 # A chat token, and the role name that may follow it ("<|im_start|>assistant").
 _CHAT_TOKENS = re.compile(r"(?:<\|[^|>]*\|>|</?s>|\[/?INST\]|<pad>|<unk>)(?:\s*(?:system|user|assistant)\b)?")
 _LEADING_LABEL = re.compile(
@@ -44,12 +50,12 @@ def build_messages(query: str, previous: Sequence[str] = (), system: str = SYSTE
     >>> build_messages("a red car", ["A drone shot of a red car at dawn."])[1]["content"].splitlines()[-1]
     '1. A drone shot of a red car at dawn.'
     """
-    ask = f'Rewrite the video prompt "{query.strip()}" as one vivid sentence'
+    ask = f'Write a video prompt for "{query.strip()}".'
     if previous:
         earlier = "\n".join(f"{i}. {p}" for i, p in enumerate(previous, 1))
-        content = f"{ask}. Use a different camera shot, place and lighting than these earlier versions:\n{earlier}"
+        content = f"{ask} Make it differ from the earlier prompts in {WRITING['vary']}. Earlier prompts:\n{earlier}"
     else:
-        content = f"{ask} that adds a camera shot, a place and lighting."
+        content = ask
     return [{"role": "system", "content": system}, {"role": "user", "content": content}]
 
 

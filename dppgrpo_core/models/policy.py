@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from dppgrpo_core.errors import ModelUnavailable, UserFacingError
-from dppgrpo_core.models.chat import clean_prompt
+from dppgrpo_core.models.chat import MAX_NEW_TOKENS, clean_prompt
 from dppgrpo_core.settings import (
     PACKAGED_POLICIES,
     PACKAGED_POLICY,
@@ -33,7 +33,7 @@ from dppgrpo_core.settings import (
 ENGINES = ("auto", "ctranslate2", "transformers")
 OPENAI_PREFIX = "openai:"  # `--policy openai:MODEL`: MODEL on the OpenAI-compatible server of the settings
 # Sampling defaults of every engine (transformers' own top_k default is 50: the other engines match it).
-GEN_DEFAULTS = {"max_new_tokens": 64, "top_p": 0.95, "top_k": 50}
+GEN_DEFAULTS = {"max_new_tokens": MAX_NEW_TOKENS, "top_p": 0.95, "top_k": 50}
 
 
 class Turns:
@@ -240,8 +240,7 @@ def load_policy(name: str | None = None, adapter: str | None = None, settings: S
         from dppgrpo_core.models.openai_policy import OpenAIPolicy
 
         return OpenAIPolicy.from_settings(name.removeprefix(OPENAI_PREFIX), settings)
-    key = (name, adapter, settings.resolved_device(), str(settings.cache_dir), settings.engine,
-           settings.cpu_threads("ctranslate2"), settings.cpu_threads("transformers"))
+    key = (name, adapter, settings.resolved_device(), str(settings.cache_dir), settings.engine, settings.cpu_threads())
     with _LOADING:
         if key not in _LOADED:
             _LOADED[key] = _load_local(*key)
@@ -251,16 +250,15 @@ def load_policy(name: str | None = None, adapter: str | None = None, settings: S
         return _LOADED[key]
 
 
-def _load_local(name: str, adapter: str | None, device: str, cache_dir: str, engine: str, ct2_threads: int,
-                torch_threads: int) -> Policy:
+def _load_local(name: str, adapter: str | None, device: str, cache_dir: str, engine: str, threads: int) -> Policy:
     if engine in ("auto", "ctranslate2"):
         from dppgrpo_core.models import ctranslate2_policy
 
         try:
-            return ctranslate2_policy.load(name, adapter, device, cache_dir, ct2_threads)
+            return ctranslate2_policy.load(name, adapter, device, cache_dir, threads)
         except ModelUnavailable as exc:
             if engine == "ctranslate2" or getattr(exc, "any_engine", False):
                 raise
             logging.getLogger(__name__).warning("engine auto: ctranslate2 cannot run %s (%s); using transformers",
                                                 name, exc)
-    return load_transformers(name, adapter, device, cache_dir, torch_threads)
+    return load_transformers(name, adapter, device, cache_dir, threads)

@@ -1,0 +1,110 @@
+"""The written dataset (issue 24): plans that spread, a critic that refuses, one source of the rules, seeded and resumed."""
+
+import json
+import random
+import re
+
+import pytest
+
+from dppgrpo_core.models import chat
+from dppgrpo_core.models.embedder import load_embedder
+from dppgrpo_core.vocabulary import CONTENT, WRITING
+from eval import judge
+from training import write_data as wd
+
+QUERY, SUBJECT = "a red fox running on a quiet beach", "a red fox"
+
+
+class PlanRealiser:
+    """A stand-in architect: writes each plan out in a fixed ~50-word form; every `bad_every`-th prompt drops q."""
+
+    name = "plan-realiser"
+
+    def __init__(self, bad_every: int = 4):
+        self.calls, self.bad_every = 0, bad_every
+
+    def generate_raw(self, messages_batch, temperature=0.7, seed=None, **kwargs):
+        self.calls += 1
+        out = []
+        for i, messages in enumerate(messages_batch):
+            user = messages[-1]["content"]
+            query = re.search(r'"([^"]+)"', user).group(1)
+            plan = dict(re.findall(r"^- ([^:]+): (.+)$", user, re.MULTILINE))
+            head = "An animal waits" if i % self.bad_every == self.bad_every - 1 else query[0].upper() + query[1:]
+            parts = [f"{head}, {plan.get('the subject', '')}, moving {plan.get('its motion', 'steadily')}",
+                     plan.get("the setting", ""), plan.get("the light", ""), plan.get("the camera", "")]
+            body = ". ".join(p for p in parts if p) + "."
+            out.append(body + " The scene stays simple and clear, with every detail easy to read in one short clip"
+                       " that keeps the subject in view from start to end.")
+        return out
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return load_embedder("packaged:all-MiniLM-L6-v2", device="cpu")
+
+
+def test_plans_spread_the_look_the_motion_and_the_camera():
+    rng, used = random.Random(0), {}
+    plans = [wd.plan_for(QUERY, SUBJECT, rng, used) for _ in range(8)]
+    looks = [p["look"] for p in plans]
+    assert len(set(looks)) == 8 and set(looks) <= set(CONTENT["look"]["animal"])
+    assert len({p.get("motion") for p in plans}) >= 7
+    assert len({p.get("camera") for p in plans if "camera" in p}) >= 6
+    # q names a place (a beach): the plan details it, never moves it.
+    assert all(p.get("setting", "with")[:4] == "with" for p in plans)
+
+
+def test_a_still_or_paced_query_gets_no_motion_manner_and_no_camera_move():
+    plan = wd.plan_for("a candle flickering, in slow motion", "a candle", random.Random(1), {})
+    assert "motion" not in plan
+
+
+def test_the_critic_refuses_unfaithful_contradicting_and_short_prompts():
+    good = ("A red fox running on a quiet beach, lean and alert, its paws kicking up wet sand as it races along the "
+            "waterline. Waves break behind it under soft golden backlight at dusk. A low-angle tracking shot moves "
+            "alongside at the fox's height, a 200mm telephoto lens compressing the dunes behind.")
+    assert wd.problems(good, QUERY) == []
+    assert wd.problems(good.replace("red fox", "grey wolf").replace("fox", "wolf"), QUERY) == ["drops q"]
+    still_and_moving = good.replace("A low-angle tracking shot moves alongside", "A fixed camera with no movement, "
+                                    "a slow pan sweeps across the scene")
+    assert wd.problems(still_and_moving, QUERY) == ["contradicts: camera both still and moving"]
+    assert wd.problems("A red fox running on a quiet beach.", QUERY) == ["8 words (40 to 100)"]
+
+
+def test_one_source_of_the_rules_for_the_writer_the_architect_and_the_checks():
+    for part in ("covers", "keeps", "avoid"):
+        assert WRITING[part] in chat.SYSTEM_PROMPT
+    messages = wd.architect_messages(QUERY, SUBJECT, {"look": "lean and alert"})
+    assert messages[0]["content"] == chat.SYSTEM_PROMPT  # the architect writes to the student's own instruction
+    assert WRITING["vary"] in chat.build_messages(QUERY, ["An earlier prompt."])[1]["content"]
+    low, high = WRITING["words"]
+    assert judge.is_rich(" ".join(["word"] * low)) and not judge.is_rich(" ".join(["word"] * (low - 1)))
+    assert judge.is_rich(" ".join(["word"] * high)) and not judge.is_rich(" ".join(["word"] * (high + 1)))
+
+
+def test_the_build_is_seeded_and_resumes_where_it_stopped(tmp_path, embedder):
+    kwargs = dict(seed=3, k=3, n_candidates=4, vbench=[], progress=False, embedder=embedder)
+    first = PlanRealiser()
+    rows_a, stats_a = wd.build(2, out=tmp_path / "a", policy=first, **kwargs)
+    assert len(rows_a) == 2 and first.calls >= 2
+    assert stats_a["refused"].get("drops q", 0) >= first.calls  # every 4th prompt dropped q and was refused
+    for row in rows_a:
+        assert len(row["variants"]) == 3 and all(judge.keeps_subject_and_action(v, row["query"]) for v in row["variants"])
+    # A crash mid-line: the cut record is ignored, the finished ones are kept.
+    log = tmp_path / "a" / "progress.jsonl"
+    log.write_text(log.read_text() + '{"index": 99, "query": "cut sho')
+    resumed = PlanRealiser()
+    rows_resumed, _ = wd.build(3, out=tmp_path / "a", policy=resumed, **kwargs)
+    fresh = PlanRealiser()
+    rows_fresh, _ = wd.build(3, out=tmp_path / "b", policy=fresh, **kwargs)
+    assert rows_resumed == rows_fresh  # same seed, same rows, whether resumed or built at once
+    assert resumed.calls == fresh.calls - first.calls  # the resumed run wrote only what was missing
+    records = [json.loads(line) for line in (tmp_path / "b" / "progress.jsonl").read_text().splitlines()]
+    assert [r["query"] for r in records if r["variants"]] == [r["query"] for r in rows_fresh]
+
+
+def test_the_command_refuses_bad_input_in_one_line(capsys):
+    assert wd.main(["--out", "/tmp/x", "--k", "8", "--candidates", "4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--candidates" in err[0]

@@ -1,0 +1,288 @@
+"""The written dataset, the paper's way: an architect language model writes rich variants from plans; a critic keeps
+the faithful, coherent, mutually diverse ones (issue 24).
+
+    python -m training.write_data --n-base 400 --k 8 --seed 0 --out data/written     # hours on 2 CPU cores; resumes
+    python -m training.write_data --n-base 400 --k 8 --seed 0 --out data/written --finish   # the dataset so far
+
+Per base prompt (subject × action × place from the vocabulary's builder lists, VBench-disjoint, some with a style
+or camera suffix a rewrite must keep):
+1. plans (`plan_for`): a look for the subject by its kind and a manner of motion (the vocabulary's `content`), and
+   coherent values of the composer's cinematic axes (`composer.draw`), unused values first so a set's plans spread;
+2. the architect (any policy, by default Qwen2.5-Coder-1.5B through the fast engine) writes one prompt per plan, in
+   the writer's own instruction (`chat.SYSTEM_PROMPT`, the vocabulary's `writing` rules) with the plan added, all
+   plans of a base prompt in one batch;
+3. the critic (`problems`, then `training.critic.select_variants`) keeps prompts of the rules' length that keep q
+   and break no coherence rule, with cos(p, q) ≥ MIN_RELEVANCE; drops near-duplicates; picks k by greedy DPP.
+Each base prompt's outcome is appended to OUT/progress.jsonl when it is done, so a stopped run resumes where it
+stopped (the plans and the architect's seed depend only on --seed and q), and every run ends by writing the
+dataset (OUT/train.parquet, test.parquet, stats.json, README.md) from all the rows so far.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, whole
+from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.expand import composer
+from dppgrpo_core.models.chat import SYSTEM_PROMPT, clean_prompt, degenerate_reason
+from dppgrpo_core.models.embedder import embed, load_embedder
+from dppgrpo_core.settings import POLICY_SETTINGS, Settings
+from dppgrpo_core.vocabulary import CONTENT, WRITING, contradictions
+from eval.judge import keeps_subject_and_action
+
+from .architect import SUBJECT_ACTIONS, all_base_prompts, with_suffixes
+from .build_data import VBenchFilter, check_out, vbench_texts, write_dataset
+from .compose_data import Closeness
+from .critic import MAX_SIMILARITY, MIN_RELEVANCE, select_variants
+
+ARCHITECT = "packaged:Qwen2.5-Coder-1.5B-Instruct"  # the strongest policy that runs on this CPU (README: models)
+KIND_OF = {subject: kind for kind, (subjects, _) in SUBJECT_ACTIONS.items() for subject in subjects}
+MANNERS = ("speed", "direction", "rhythm")  # one of these, and a gesture now and then for who can gesture
+PLAN_AXES = ("shot", "angle", "camera", "lens", "light", "time", "weather", "setting", "composition")
+
+
+def plan_for(query: str, subject: str, rng: random.Random, used: dict, closeness=None) -> dict:
+    """One plan: what the architect should realise, by name. `used` (axis → values) makes later plans prefer others;
+    `closeness` ranks the scene values by closeness to q, as the app's dpp-compose does (`composer.palette`).
+
+    >>> plan = plan_for("a red fox running on a quiet beach", "a red fox", random.Random(0), {})
+    >>> plan["look"] in CONTENT["look"]["animal"], "camera" in plan or "shot" in plan
+    (True, True)
+    """
+    frame = composer.Frame.of(query)
+    picks: dict = {}
+    composer.draw(frame, composer.palette(frame, closeness), rng, used, picks=picks)
+    kind = KIND_OF.get(subject, "thing")
+    content = {"look": _fresh(CONTENT["look"][kind], used.get("look", ()), rng)}
+    if kind != "thing" and not frame.has_motion:
+        axis = rng.choice(MANNERS + (("gesture",) if kind in ("animal", "person") else ()))
+        content["motion"] = _fresh(CONTENT["motion_manner"][axis], used.get("motion", ()), rng)
+    composer.record_use(content, used)
+    composer.record_use(picks, used)
+    return {**content, **{axis: picks[axis] for axis in PLAN_AXES if axis in picks}}
+
+
+def _fresh(values, used, rng: random.Random) -> str:
+    return rng.choice([v for v in values if v not in used] or list(values))
+
+
+def plan_lines(subject: str, plan: dict) -> str:
+    """The plan as the architect reads it, one line per part.
+
+    >>> print(plan_lines("a red fox", {"look": "lean and alert", "motion": "briskly", "shot": "a wide shot"}))
+    - the subject: a red fox, lean and alert
+    - its motion: briskly
+    - the camera: a wide shot
+    """
+    camera = ", ".join(plan[a] for a in ("shot", "angle", "camera", "lens", "composition") if a in plan)
+    light = ", ".join(plan[a] for a in ("light", "time", "weather") if a in plan)
+    lines = [f"the subject: {subject}, {plan['look']}" if "look" in plan else None,
+             f"its motion: {plan['motion']}" if "motion" in plan else None,
+             f"the setting: {plan['setting']}" if "setting" in plan else None,
+             f"the light: {light}" if light else None, f"the camera: {camera}" if camera else None]
+    return "\n".join(f"- {line}" for line in lines if line)
+
+
+def architect_messages(query: str, subject: str, plan: dict) -> list[dict]:
+    """The writer's own instruction (one source of the rules) and q, with the plan to realise."""
+    ask = (f'Write a video prompt for "{query}" that realises this plan, in your own words, in one paragraph of '
+           f"{WRITING['words'][0]} to {WRITING['words'][1]} words:\n{plan_lines(subject, plan)}")
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ask}]
+
+
+def problems(prompt: str, query: str) -> list[str]:
+    """Why the critic refuses a written prompt before any embedding: its length, q dropped, a contradiction.
+
+    >>> problems("A fox.", "a red fox running")
+    ['2 words (40 to 100)', 'drops q']
+    """
+    low, high = WRITING["words"]
+    words = len(prompt.split())
+    found = [] if low <= words <= high else [f"{words} words ({low} to {high})"]
+    if degenerate_reason(prompt) and words >= 3:
+        found.append(degenerate_reason(prompt))
+    if not keeps_subject_and_action(prompt, query):
+        found.append("drops q")
+    found += [f"contradicts: {rule}" for rule in contradictions(prompt, query)]
+    return found
+
+
+def write_one(index: int, query: str, subject: str, seed: int, n_candidates: int, k: int, policy, embedder,
+              min_relevance: float, max_similarity: float, closeness: Closeness) -> dict:
+    """One base prompt's record: its plans, the architect's prompts, the critic's reasons and the kept set."""
+    rng, used = random.Random(f"{seed}:{query}"), {}
+    near_q = closeness.of(embed([query], embedder)[0])
+    plans = [plan_for(query, subject, rng, used, near_q) for _ in range(n_candidates)]
+    raw = policy.generate_raw([architect_messages(query, subject, p) for p in plans], temperature=0.7,
+                              seed=seed * 100_003 + index)
+    written = [clean_prompt(text) for text in raw]
+    reasons = [problems(p, query) for p in written]
+    passing = [p for p, r in zip(written, reasons) if not r]
+    record = {"index": index, "query": query, "plans": plans, "written": written, "problems": reasons, "variants": []}
+    if len(passing) >= k:
+        vectors = embed([query] + passing, embedder)
+        verdict = select_variants(vectors[0], passing, vectors[1:], k, min_relevance, max_similarity)
+        record.update(variants=verdict.variants, relevances=verdict.relevances, log_det=verdict.log_det)
+    return record
+
+
+def read_progress(path: Path) -> dict[str, dict]:
+    """The records written so far, by query (a line cut short by a crash is skipped)."""
+    done = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            done[record["query"]] = record
+    return done
+
+
+def base_queries(seed: int, suffix_fraction: float) -> list[tuple[str, str]]:
+    """(q, its subject) in the seeded order the build walks; about `suffix_fraction` end in a style or camera word."""
+    rng = random.Random(seed)
+    pool = all_base_prompts()
+    rng.shuffle(pool)
+    texts = with_suffixes([b.text for b in pool], suffix_fraction, rng)
+    return [(text, base.subject) for text, base in zip(texts, pool)]
+
+
+def build(n_base: int, seed: int, out: Path, policy, embedder, k: int = 8, n_candidates: int = 12,
+          suffix_fraction: float = 0.3, test_fraction: float = 0.05, min_relevance: float = MIN_RELEVANCE,
+          max_similarity: float = MAX_SIMILARITY, vbench: list[str] | None = None, progress: bool = True,
+          time_limit_s: float | None = None) -> tuple[list[dict], dict]:
+    """Write (or resume) records until `n_base` base prompts have k kept variants, or `time_limit_s` has passed;
+    returns the dataset rows and the card's statistics so far."""
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "progress.jsonl"
+    done = read_progress(log)
+    vfilter = VBenchFilter(vbench_texts() if vbench is None else vbench, embedder)
+    kept = [r for r in done.values() if r["variants"]]
+    closeness = Closeness(embedder) if policy is not None else None
+    bar = tqdm(total=n_base, initial=min(len(kept), n_base), desc="base prompts", unit="prompt", disable=not progress)
+    start = time.monotonic()
+    for index, (query, subject) in enumerate(base_queries(seed, suffix_fraction)):
+        if policy is None or len(kept) >= n_base or time_limit_s and time.monotonic() - start > time_limit_s:
+            break  # no architect (`--finish`): the dataset from what is there
+        if query in done:
+            continue
+        if vfilter.overlaps([query], embed([query], embedder))[0]:
+            record = {"index": index, "query": query, "vbench": True, "variants": []}
+        else:
+            record = write_one(index, query, subject, seed, n_candidates, k, policy, embedder, min_relevance,
+                               max_similarity, closeness)
+        with log.open("a", encoding="utf-8") as f:  # one line per base prompt: a crash loses at most this one
+            f.write(json.dumps(record) + "\n")
+        done[query] = record
+        if record["variants"]:
+            kept.append(record)
+            bar.update(1)
+    bar.close()
+    kept = sorted(kept, key=lambda r: r["index"])[:n_base]
+    return rows_and_stats(list(done.values()), kept, seed, k, n_candidates, test_fraction, policy)
+
+
+def rows_and_stats(records: list[dict], kept: list[dict], seed: int, k: int, n_candidates: int,
+                   test_fraction: float, policy) -> tuple[list[dict], dict]:
+    rows = [{"query": r["query"], "variants": r["variants"],
+             "split": "test" if random.Random(f"{seed}:split:{r['query']}").random() < test_fraction else "train"}
+            for r in kept]
+    tried = [r for r in records if not r.get("vbench")]
+    reasons = ["length" if "words" in reason else reason.split(":")[0] for r in tried for rs in r["problems"]
+               for reason in rs]
+    words = [len(v.split()) for r in kept for v in r["variants"]]
+    stats = {
+        "seed": seed, "k": k, "candidates_per_base": n_candidates, "architect": getattr(policy, "name", ARCHITECT),
+        "n_base": len(rows), "train": sum(r["split"] == "train" for r in rows),
+        "test": sum(r["split"] == "test" for r in rows), "tried": len(tried),
+        "vbench_excluded": sum(bool(r.get("vbench")) for r in records),
+        "too_few_variants": sum(not r["variants"] for r in tried),
+        "written": sum(len(r["written"]) for r in tried),
+        "refused": {reason: reasons.count(reason) for reason in sorted(set(reasons))},
+        "variant_words_mean": round(statistics.mean(words), 1) if words else 0.0,
+        "relevance_mean": round(statistics.mean(x for r in kept for x in r["relevances"]), 4) if kept else 0.0,
+        "log_det_mean": round(statistics.mean(r["log_det"] for r in kept), 4) if kept else 0.0,
+    }
+    return rows, stats
+
+
+CARD = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: train.parquet
+  - split: test
+    path: test.parquet
+---
+
+# DPP-GRPO written prompt sets (seed {seed})
+
+Base text-to-video prompts, each with {k} rich, faithful, coherent and mutually diverse rewrites (R_q), written
+by an architect language model ({architect}) from plans that spread the subject's look, the manner of its motion,
+the setting and the camera, and kept by a critic: {words} words, keeps q's content words, no coherence rule broken
+(`dppgrpo_core/coherence.yaml`), cos(p, q) ≥ MiniLM threshold, no near-duplicates, greedy DPP selection of {k}.
+Built with `python -m training.write_data --seed {seed} --k {k} --candidates {candidates_per_base}`; base prompts
+equal or near a VBench prompt are left out ({vbench_excluded} skipped).
+
+| | |
+|---|---|
+| base prompts | {n_base} (train {train}, test {test}) of {tried} tried; {too_few_variants} had fewer than {k} survivors |
+| prompts written / kept | {written} / {kept} |
+| refused by the critic, by reason | {refused} |
+| words per kept variant (mean) | {variant_words_mean} |
+| relevance cos(variant, q) (mean) | {relevance_mean} |
+| log det(L + I) of each R_q (mean) | {log_det_mean} |
+
+Columns: `query` (q), `variants` (R_q in greedy DPP pick order), `split`. `progress.jsonl` beside this card holds
+every base prompt's plans, the architect's prompts and the critic's reasons.
+"""
+
+
+def _main(argv) -> int:
+    parser = ArgumentParser(prog="python -m training.write_data", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n-base", type=whole(1, 14_000), default=400, help="base prompts with k kept variants")
+    parser.add_argument("--seed", type=seed(), default=0)
+    parser.add_argument("--out", required=True, help="output folder (progress.jsonl there is resumed)")
+    parser.add_argument("--k", type=whole(2, 16), default=8, help="variants kept per base prompt")
+    parser.add_argument("--candidates", type=whole(2, 32), default=12, help="plans written per base prompt")
+    parser.add_argument("--suffix-fraction", type=real(0, 1), default=0.3)
+    parser.add_argument("--hours", type=real(0, 1000), default=None, help="stop (resumable) after this long")
+    parser.add_argument("--finish", action="store_true", help="write the dataset from progress.jsonl, write nothing new")
+    Settings.add_arguments(parser, only=(*POLICY_SETTINGS, "embedder", "device", "cache_dir"))
+    parser.set_defaults(policy=ARCHITECT)
+    args = parser.parse_args(argv)
+    if args.candidates < args.k:
+        raise UserFacingError(f"--candidates ({args.candidates}) must be at least --k ({args.k}).")
+    settings = Settings.from_args(args)
+    out = check_out(args.out)
+    embedder = load_embedder(settings=settings)
+    from dppgrpo_core.models.policy import load_policy
+
+    policy = None if args.finish else load_policy(settings=settings)
+    rows, stats = build(args.n_base, args.seed, out, policy, embedder, args.k, args.candidates, args.suffix_fraction,
+                        time_limit_s=args.hours * 3600 if args.hours else None)
+    stats["architect"] = settings.policy
+    write_dataset(rows, stats, CARD.format(**stats, kept=stats["n_base"] * args.k,
+                                           words="{}–{}".format(*WRITING["words"])), out)
+    print(f"{stats['n_base']} base prompts × {args.k} written variants → {args.out} (train {stats['train']}, test "
+          f"{stats['test']}; {stats['tried']} tried, {stats['too_few_variants']} with too few survivors)")
+    return 0
+
+
+def main(argv=None) -> int:
+    """The command line: 0, or 2 with one line on stderr for bad input."""
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
