@@ -24,8 +24,11 @@ from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 
 MAX_PROMPTS = 256  # prompts in one set (one render request)
-MAX_PROMPT_CHARS = 2000  # characters of one prompt (the Expand tab's limit; T5 reads about 512 tokens)
-MAX_SET_FILE_BYTES = 10_000_000
+MAX_PROMPT_CHARS = 2000  # characters of one prompt, q too (expand.config.check_query); T5 reads ~512 tokens
+MAX_SET_FILE_BYTES = 10_000_000  # a set file a command line reads (up to MAX_PROMPTS prompts with their steps)
+# A set file uploaded to the app, stricter: it holds at most expand.config.MAX_K_APP prompts (with every dpp-rerank
+# candidate, well under this), and the server parses what any client sends.
+MAX_UPLOADED_SET_BYTES = 1_000_000
 
 
 @dataclass

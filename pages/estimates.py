@@ -15,8 +15,7 @@ from __future__ import annotations
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import POLICY_METHODS  # the methods that run the language policy
-
-MAX_K_APP = 20  # prompts in one set made in the app
+from dppgrpo_core.expand import config as expand_config  # the app's K limit and its check
 
 # Typical seconds per prompt on a CPU with the packaged SmolLM2 (dpp-rerank: per candidate), from the benchmark
 # runs in BENCHMARKS.md (iid 3.7, dpp-grpo 6.5, dpp-rerank 9.2 per prompt with 4 candidates); a loaded machine is
@@ -42,7 +41,7 @@ def duration(seconds: float) -> str:
 
 def check_k(k, n_candidates=4) -> tuple[int, int]:
     """K and the candidates per step as whole numbers in range; UserFacingError naming the one at fault."""
-    return (checks.number(k, "K", 1, MAX_K_APP, whole=True),
+    return (expand_config.check_k(k, expand_config.MAX_K_APP),
             checks.number(n_candidates, "Candidates per step", 1, 16, whole=True))
 
 

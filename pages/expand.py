@@ -14,7 +14,9 @@ import gradio as gr
 
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import (
+    APP_SLIDER_RANGES,
     DEFAULT_METHOD,
+    MAX_K_APP,
     METHOD_NOTES,
     METHODS,
     ExpandConfig,
@@ -29,8 +31,10 @@ from pages.context import (
     on_page_load,
 )
 from pages.activity import ACTIVITY
-from pages.estimates import MAX_K_APP, POLICY_METHODS, compare_line, estimate_line, expected_seconds
+from pages.estimates import POLICY_METHODS, compare_line, estimate_line, expected_seconds
 from pages.expand_queue import (
+    Buttons,
+    QueueView,
     compare_gate,
     expand_gate,
     idle_buttons,
@@ -44,7 +48,7 @@ from pages.expand_queue import (
 )
 from pages.expand_run import compare_stream, expand_stream
 from pages.expand_sets import load_set_upload, restore_saved, saved_copy, upload_problem
-from pages.expand_view import TABLE_COLUMNS
+from pages.expand_view import TABLE_COLUMNS, CompareView, FormValues, SetView
 
 FALLBACK_EXAMPLES = [
     "a dog playing with a ball at the beach",
@@ -179,15 +183,19 @@ def build(ctx: AppContext) -> None:
             method = gr.Dropdown(list(METHODS), value=DEFAULT_METHOD, label="Method")
             note = gr.Markdown(method_note(DEFAULT_METHOD))
             with gr.Row():
-                lambda_div = gr.Slider(0, 1, value=ExpandConfig.lambda_div, step=0.05, label="λ_div (diversity)")
-                lambda_rel = gr.Slider(0, 1, value=ExpandConfig.lambda_rel, step=0.05, label="λ_rel (relevance)")
+                lambda_div = gr.Slider(*ExpandConfig.RANGES["lambda_div"], value=ExpandConfig.lambda_div, step=0.05,
+                                       label="λ_div (diversity)")
+                lambda_rel = gr.Slider(*ExpandConfig.RANGES["lambda_rel"], value=ExpandConfig.lambda_rel, step=0.05,
+                                       label="λ_rel (relevance)")
     with gr.Accordion("Advanced", open=False):
         policies = list(enabled_policies(settings))
         policy = gr.Dropdown(policies, value=policies[0],
                              label="Policy (the server's, or a packaged one; the server's flags add others)")
         with gr.Row():
-            temperature = gr.Slider(0, 1.5, value=ExpandConfig.temperature, step=0.05, label="Temperature (0 = greedy)")
-            n_candidates = gr.Slider(1, 8, value=ExpandConfig.n_candidates, step=1, label="Candidates per step (dpp-rerank)")
+            temperature = gr.Slider(*APP_SLIDER_RANGES["temperature"], value=ExpandConfig.temperature, step=0.05,
+                                    label="Temperature (0 = greedy)")
+            n_candidates = gr.Slider(*APP_SLIDER_RANGES["n_candidates"], value=ExpandConfig.n_candidates, step=1,
+                                     label="Candidates per step (dpp-rerank)")
     timer = gr.Timer(1.0, active=False)  # ticks while this session's run waits for a slot
     table = gr.Dataframe(headers=TABLE_COLUMNS, label="Prompt set", wrap=True, interactive=False, elem_id="expand-table",
                          column_widths=["48px", "60%", "72px", "72px", "72px"])  # numbers stay readable on a phone
@@ -212,7 +220,12 @@ def build(ctx: AppContext) -> None:
         compare_sets = gr.HTML()
 
     quiet = {"api_visibility": "private", "show_progress": "hidden"}
-    options = [seed, lambda_div, lambda_rel, policy, temperature, n_candidates]
+    # The outputs and the form declared once, by name; every list below is derived from them (no counted positions).
+    view = SetView(status=status, table=table, gains=gains_plot, heatmap=heatmap, summary=summary, json_file=json_file,
+                   csv_file=csv_file, prompt_set=ctx.prompt_set)
+    form = FormValues(query=prompt, k=k, method=method, seed=seed, lambda_div=lambda_div, lambda_rel=lambda_rel,
+                      policy=policy, temperature=temperature, n_candidates=n_candidates)
+    options = list(form)[3:]  # seed, λ_div, λ_rel, policy, temperature, candidates: Compare's too
     method.change(method_note, method, note, api_visibility="private")
     estimate_inputs = [method, k, n_candidates, policy]
     compare_inputs = [method, method_b, compare_k, n_candidates, policy]
@@ -222,25 +235,26 @@ def build(ctx: AppContext) -> None:
     gr.on([method.change, method_b.change, compare_k.change, n_candidates.change, policy.change],
           bind(on_compare_estimate, settings, device), compare_inputs, compare_estimate, queue=False, **quiet)
 
-    set_outputs = [status, table, gains_plot, heatmap, summary, json_file, csv_file, ctx.prompt_set]
-    form = [prompt, k, method, *options[:3], policy, temperature, n_candidates]
     ended = gr.State(True)  # this session's run is over: the buttons come back (`idle_buttons`)
-    waiting = [queue_note, stop, compare_stop, timer, run, compare, ended]
+    waiting = list(QueueView(line=queue_note, stop=stop, compare_stop=compare_stop, timer=timer, run=run,
+                             compare=compare, ended=ended))
     triggers = [run.click, prompt.submit]
     # Wired first and not queued, so Stop and "Running…" show at once, before the run is queued.
-    gr.on(triggers, bind(waiting_for_expand, settings), [prompt, k, method, *options], waiting, queue=False, **quiet)
+    gr.on(triggers, bind(waiting_for_expand, settings), list(form), waiting, queue=False, **quiet)
     # "multiple": a click during this session's run reaches the gate, which says so (never dropped silently).
-    expanded = gr.on(triggers, bind(on_expand, settings), [prompt, k, method, *options], set_outputs,
+    expanded = gr.on(triggers, bind(on_expand, settings), list(form), list(view),
                      validator=bind(expand_gate, settings), trigger_mode="multiple", api_name="expand",
                      **ctx.expand_queue)
     # The second method and the comparison's own K come after the method, so the validator checks them too.
     compare_args = [prompt, method, method_b, compare_k, *options]
     compare.click(bind(waiting_for_compare, settings), compare_args, waiting, queue=False, **quiet)
-    compared = compare.click(bind(on_compare, settings), compare_args, [compare_status, compare_plot, compare_sets],
+    compare_view = CompareView(status=compare_status, figure=compare_plot, sets=compare_sets)
+    compared = compare.click(bind(on_compare, settings), compare_args, list(compare_view),
                              api_name="compare", validator=bind(compare_gate, settings), trigger_mode="multiple",
                              **ctx.expand_queue)
     timer.tick(queue_tick, None, [queue_note, timer, ended], queue=False, **quiet)
-    ended.change(idle_buttons, ended, [stop, compare_stop, run, compare], queue=False, **quiet)
+    ended.change(idle_buttons, ended, list(Buttons(stop=stop, compare_stop=compare_stop, run=run, compare=compare)),
+                 queue=False, **quiet)
     for button in (stop, compare_stop):
         button.click(on_stop, None, waiting, cancels=[expanded, compared], queue=False, **quiet)
     for event in (expanded, compared):
@@ -248,7 +262,8 @@ def build(ctx: AppContext) -> None:
         event.then(bind(on_estimate, settings, device), estimate_inputs, estimate, **quiet)
         event.then(bind(on_compare_estimate, settings, device), compare_inputs, compare_estimate, **quiet)
 
-    loaded = set_upload.upload(bind(load_set_upload, settings), set_upload, set_outputs + form,
+    restored = [*view, *form]  # a loaded or kept set: its view, and the form that makes it again
+    loaded = set_upload.upload(bind(load_set_upload, settings), set_upload, restored,
                                api_visibility="private", validator=bind(upload_problem, settings), **ctx.expand_queue)
     for event in (expanded, loaded):
         if ctx.saved_set is not None:
@@ -259,7 +274,7 @@ def build(ctx: AppContext) -> None:
         # clear the message of a refused click made while it ran): only a kept set changes `kept`.
         kept = gr.State(None)
         on_page_load(kept_or_none, ctx.saved_set, kept, **quiet)
-        kept.change(bind(restore_saved, settings), kept, set_outputs + form, **quiet,
+        kept.change(bind(restore_saved, settings), kept, restored, **quiet,
                     **ctx.expand_queue).success(bind(set_loaded, settings), **quiet)
     # The estimates depend on what this server has loaded and measured since the page was built.
     on_page_load(bind(on_estimate, settings, device), estimate_inputs, estimate, **quiet)

@@ -13,12 +13,37 @@ seconds: a second request is never dropped silently.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import gradio as gr
 
 from dppgrpo_core.settings import Settings
 from pages.activity import ACTIVITY
 from pages.estimates import EMBEDDER_LOAD_S, POLICY_LOAD_S, POLICY_METHODS, expected_seconds
 from pages.expand_run import compare_validator, validator
+from pages.expand_view import filled
+
+
+class Buttons(NamedTuple):
+    """The run's buttons, by name (`idle_buttons`' outputs, wired in this order)."""
+
+    stop: Any
+    compare_stop: Any
+    run: Any  # Expand
+    compare: Any
+
+
+class QueueView(NamedTuple):
+    """The queue's side of the tab, by name: the line under the buttons, the buttons, the timer that refreshes the
+    line, and whether this session's run is over (`idle_buttons` follows it)."""
+
+    line: Any
+    stop: Any
+    compare_stop: Any
+    timer: Any
+    run: Any
+    compare: Any
+    ended: Any
 
 
 def whole(value):
@@ -84,40 +109,39 @@ def compare_gate(settings: Settings, prompt, method, method_b, compare_k, seed, 
     return _admit(results, request, slowest, compare_k, expected + loading_ahead(settings, slowest, policy))
 
 
-def idle_buttons(ended: bool = True):
-    """(Stop, Stop of Compare, Expand, Compare) once this session's run is over (`ended`); else as they are."""
+def idle_buttons(ended: bool = True) -> Buttons:
+    """The buttons once this session's run is over (`ended`): no Stop, Expand and Compare back; else as they are."""
     if not ended:
-        return (gr.skip(),) * 4
-    return (gr.Button(visible=False), gr.Button(visible=False), gr.Button("Expand", interactive=True),
-            gr.Button("Compare", interactive=True))
+        return filled(Buttons, gr.skip())
+    return Buttons(stop=gr.Button(visible=False), compare_stop=gr.Button(visible=False),
+                   run=gr.Button("Expand", interactive=True), compare=gr.Button("Compare", interactive=True))
 
 
-def _idle(line=""):
-    """(line, Stop, Stop of Compare, timer, Expand, Compare, run over) when this session has no run."""
-    stop, compare_stop, run, compare = idle_buttons()
-    return line, stop, compare_stop, gr.Timer(active=False), run, compare, True
+def _idle(line="") -> QueueView:
+    """The queue's side when this session has no run: the line, the buttons back, the timer stopped."""
+    return QueueView(line=line, timer=gr.Timer(active=False), ended=True, **idle_buttons()._asdict())
 
 
-def _waiting(which: str, problems: list[dict], request) -> tuple:
-    skip = gr.skip()
+def _waiting(which: str, problems: list[dict], request) -> QueueView:
+    unchanged = filled(QueueView, gr.skip())
     session = _session(request)
     if ACTIVITY.busy(session):
         if ACTIVITY.age(session) > 1.0:  # not the request this very click entered
             ACTIVITY.notify(session, "⚠️ " + _busy_line(session))
-            return ACTIVITY.notice(session), skip, skip, gr.Timer(active=True), skip, skip, skip
-        return (skip,) * 7
+            return unchanged._replace(line=ACTIVITY.notice(session), timer=gr.Timer(active=True))
+        return unchanged
     if not all(r["is_valid"] for r in problems):  # the gate refuses it on its field: nothing to show here
-        return (skip,) * 7
-    return ("", gr.Button(visible=which == "expand"), gr.Button(visible=which == "compare"), gr.Timer(active=True),
-            gr.Button("Running…", interactive=False), gr.Button(interactive=False), False)
+        return unchanged
+    return QueueView(line="", stop=gr.Button(visible=which == "expand"),
+                     compare_stop=gr.Button(visible=which == "compare"), timer=gr.Timer(active=True),
+                     run=gr.Button("Running…", interactive=False), compare=gr.Button(interactive=False), ended=False)
 
 
 def waiting_for_expand(settings: Settings, prompt, k, method, seed, lambda_div, lambda_rel, policy, temperature,
                        n_candidates, request: gr.Request = None):
-    """On the click, beside the gated run (not queued itself, so it shows at once): (line, Stop, Stop of Compare,
-    timer, Expand, Compare, run over). A request the gate lets in: its Stop shows, both buttons read as busy, the timer
-    starts. A click while this session's run goes on: the line says so (the gate refuses it). Anything else the
-    gate refuses: nothing here."""
+    """On the click, beside the gated run (not queued itself, so it shows at once): a `QueueView`. A request the
+    gate lets in: its Stop shows, both buttons read as busy, the timer starts. A click while this session's run goes
+    on: the line says so (the gate refuses it). Anything else the gate refuses: nothing here."""
     problems = validator(settings)(prompt, whole(k), method, seed, lambda_div, lambda_rel, policy, temperature,
                                    n_candidates)
     return _waiting("expand", problems, request)

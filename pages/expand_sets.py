@@ -13,13 +13,9 @@ import torch
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.expand import (
-    DEFAULT_METHOD,
-    METHODS,
-    ExpandConfig,
-    check_arguments,
-)
-from dppgrpo_core.sets import PromptSet
+from dppgrpo_core.expand import MAX_K_APP, ExpandConfig, ExpandRequest, check_inputs
+from dppgrpo_core.sets import MAX_PROMPT_CHARS, PromptSet
+from dppgrpo_core.sets import MAX_UPLOADED_SET_BYTES as SET_FILE_MAX_BYTES  # the core's, under the page's old name
 from dppgrpo_core.settings import Settings
 from pages.context import (
     enabled_policies,
@@ -27,16 +23,12 @@ from pages.context import (
     refused,
     settings_for_policy,
 )
-from pages.expand_run import finished_set
-from pages.expand_view import (
-    MAX_K_APP,
-)
-
-SET_FILE_MAX_BYTES = 1_000_000  # a downloaded set of 20 prompts with every candidate is well under this
+from pages.expand_run import finished_view
+from pages.expand_view import FormValues, SetView, filled
 
 
 def set_from_json(settings: Settings, data) -> dict:
-    """A set read from a downloaded JSON, checked strictly: {query, method, seed, k, config, policy, prompts}.
+    """A set read from a downloaded JSON, checked strictly: {request (an `ExpandRequest`), policy, prompts}.
 
     The numbers in the file are not trusted: the set is scored again from its prompts. A policy name this
     server does not offer becomes None (the server's own). UserFacingError (one line) for anything else.
@@ -51,11 +43,6 @@ def set_from_json(settings: Settings, data) -> dict:
     """
     if not isinstance(data, dict):
         raise UserFacingError("A set file holds one JSON object: a set downloaded from the Expand tab.")
-    query = check_arguments(data.get("query"), 1, DEFAULT_METHOD)
-    method = data.get("method")
-    if not isinstance(method, str) or method not in METHODS:
-        raise UserFacingError(f"The set file's method must be one of {', '.join(METHODS)}, got "
-                              f"{checks.shown(method)}.")
     steps = data.get("steps")
     if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_K_APP:
         raise UserFacingError(f"The set file must hold 1 to {MAX_K_APP} steps, each with its prompt.")
@@ -63,24 +50,26 @@ def set_from_json(settings: Settings, data) -> dict:
     for i, step in enumerate(steps, 1):
         if not isinstance(step, dict):
             raise UserFacingError(f"Step {i} of the set file is not an object with a prompt.")
-        prompts.append(checks.text(step.get("prompt"), f"The prompt of step {i}", max_chars=2000))
-    k = checks.number(data.get("k", len(prompts)), "The set file's k", 1, MAX_K_APP, whole=True)
-    if k != len(prompts):
-        raise UserFacingError(f"The set file says k = {k} but holds {len(prompts)} prompts.")
-    seed = checks.seed(data.get("seed", 0), "The set file's seed")
+        prompts.append(checks.text(step.get("prompt"), f"The prompt of step {i}", max_chars=MAX_PROMPT_CHARS))
     options = data.get("config") or {}
     names = {f.name for f in dataclasses.fields(ExpandConfig)}
     if not isinstance(options, dict) or not set(options) <= names:
         raise UserFacingError(f"The set file's config may hold only {', '.join(sorted(names))}.")
-    config = ExpandConfig(**options).check()
+    try:  # the request in the file, checked as the form's would be (the core's `check_inputs`, the app's K)
+        request = check_inputs(data.get("query"), data.get("k", len(prompts)), data.get("method"),
+                               data.get("seed", 0), max_k=MAX_K_APP, **options)
+    except UserFacingError as exc:
+        raise UserFacingError(f"In the set file: {exc}") from None
+    if request.k != len(prompts):
+        raise UserFacingError(f"The set file says k = {request.k} but holds {len(prompts)} prompts.")
     policy = data.get("policy")
     policy = policy if isinstance(policy, str) and policy in enabled_policies(settings) else None
-    return {"query": query, "method": method, "seed": seed, "k": k, "config": config, "policy": policy,
-            "prompts": prompts}
+    return {"request": request, "policy": policy, "prompts": prompts}
 
 
 def read_set_file(path) -> object:
-    """The JSON in an uploaded file (gradio's upload folder only; at most SET_FILE_MAX_BYTES); gr.Error otherwise."""
+    """The JSON in an uploaded file (gradio's upload folder only; at most the core's MAX_UPLOADED_SET_BYTES);
+    gr.Error otherwise."""
     from gradio.utils import get_upload_folder
 
     if not isinstance(path, str) or not path:
@@ -106,17 +95,17 @@ def upload_problem(settings: Settings, path):
 
 
 def restored_outputs(settings: Settings, loaded: dict, how: str) -> tuple:
-    """The tab's outputs and form values for a checked set (see `set_from_json`), scored again from its prompts:
-    (status, table, gains, heatmap, summary, json, csv, prompt set, prompt, K, method, seed, λ_div, λ_rel,
-    policy, temperature, candidates)."""
+    """The tab's `SetView` and `FormValues`, one after the other, for a checked set (see `set_from_json`), scored
+    again from its prompts."""
     from dppgrpo_core.expand import SetScorer
     from dppgrpo_core.models.embedder import load_embedder
 
     start = time.perf_counter()
-    config = loaded["config"]
+    request: ExpandRequest = loaded["request"]
+    config = request.config
     policy = loaded["policy"] or next(iter(enabled_policies(settings)))
     run_settings = settings_for_policy(settings, policy)
-    scorer = SetScorer(loaded["query"], load_embedder(settings=run_settings), config.lambda_div, config.lambda_rel)
+    scorer = SetScorer(request.query, load_embedder(settings=run_settings), config.lambda_div, config.lambda_rel)
     steps, total, vectors = [], 0.0, []
     for index, text in enumerate(loaded["prompts"], 1):
         vector, gains, rels, rewards = scorer.score([text])
@@ -126,14 +115,14 @@ def restored_outputs(settings: Settings, loaded: dict, how: str) -> tuple:
         steps.append({"index": index, "prompt": text, "gain": float(gains[0]), "relevance": float(rels[0]),
                       "reward": float(rewards[0]), "log_det": total, "generate_s": 0.0, "score_s": 0.0,
                       "retries": 0, "flag": None, "candidates": []})
-    k = loaded["k"]
-    note = (f"↩ {how}: {loaded['method']}, {k} prompts (scores recomputed from the prompts; "
+    note = (f"↩ {how}: {request.method}, {request.k} prompts (scores recomputed from the prompts; "
             "Expand makes the set again with the same options).")
-    outputs = finished_set(settings, run_settings, loaded["query"], loaded["method"], loaded["seed"], k, config,
-                           policy, steps, torch.stack(vectors), time.perf_counter() - start, note=note)
-    form = (loaded["query"], k, loaded["method"], loaded["seed"], config.lambda_div, config.lambda_rel, policy,
-            config.temperature, config.n_candidates)
-    return (*outputs, *form)
+    view = finished_view(run_settings, request, policy, steps, torch.stack(vectors), time.perf_counter() - start,
+                         note=note)
+    form = FormValues(query=request.query, k=request.k, method=request.method, seed=request.seed,
+                      lambda_div=config.lambda_div, lambda_rel=config.lambda_rel, policy=policy,
+                      temperature=config.temperature, n_candidates=config.n_candidates)
+    return (*view, *form)
 
 
 @handler
@@ -154,14 +143,14 @@ def saved_copy(prompt_set: dict | None):
 def restore_saved(settings: Settings, saved) -> tuple:
     """On page load: the set this browser kept (see `saved_copy`), checked like an uploaded file, back in the tab.
     Nothing kept, or something that does not check: the tab as it was (every output skipped)."""
-    n_outputs = 17
+    unchanged = (*filled(SetView, gr.skip()), *filled(FormValues, gr.skip()))
     if not saved:
-        return (gr.skip(),) * n_outputs
+        return unchanged
     try:
         loaded = set_from_json(settings, saved)
     except (UserFacingError, TypeError, ValueError):
-        return (gr.skip(),) * n_outputs
+        return unchanged
     try:
         return restored_outputs(settings, loaded, "Restored after the reload")
     except Exception:  # noqa: BLE001 - a restore that fails (a model gone) must not paint the fresh page red
-        return (gr.skip(),) * n_outputs
+        return unchanged

@@ -1,5 +1,6 @@
-"""Pure view helpers of the Expand tab: tables, plotly figures, files and step status lines from step records
-(no Gradio; the estimates before a run are in `estimates.py`).
+"""Pure view helpers of the Expand tab: the typed views its handlers return (`SetView`, `FormValues`,
+`CompareView`: outputs by name), tables, plotly figures, files and step status lines from step records (no Gradio;
+the estimates before a run are in `estimates.py`).
 
     >>> steps = [{"index": 1, "prompt": "A <b>dog</b>.", "gain": 0.69, "relevance": 0.8, "reward": 0.745, "log_det": 0.69}]
     >>> steps_table(steps).columns.tolist()
@@ -16,17 +17,65 @@ import json
 import os
 import statistics
 import textwrap
+from typing import Any, NamedTuple
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from dppgrpo_core.checks import csv_cell
-from pages.estimates import MAX_K_APP, duration  # noqa: F401 - MAX_K_APP: the tab's limit, imported from here too
+from pages.estimates import duration
 from pages.scratch import new_folder
 
 TABLE_COLUMNS = ["step", "prompt", "Δ gain", "relevance", "reward"]
 # Plotly shows axis titles as text (a few HTML tags only): plain words, no TeX-like subscripts.
 GAIN_AXIS_TITLE = "Δ log det(L+I): gain of the new prompt"
+
+
+class SetView(NamedTuple):
+    """What the Expand tab shows of a set, by name. `build` declares one component per field
+    (`SetView(status=status_markdown, ...)`) and wires them in this order; a handler yields a `SetView` of values,
+    so no position is counted anywhere. A field left out is cleared (None, or "" for the summary)."""
+
+    status: Any
+    table: Any = None
+    gains: Any = None
+    heatmap: Any = None
+    summary: Any = ""
+    json_file: Any = None
+    csv_file: Any = None
+    prompt_set: Any = None  # the session's set (`PromptSet.to_json()`), read by the Render tab
+
+
+class FormValues(NamedTuple):
+    """The Expand form, by name, in the order of the /expand API's inputs: the handlers' parameters, the values a
+    loaded set puts back, and `request_problems`' answers follow it."""
+
+    query: Any  # the prompt box
+    k: Any
+    method: Any
+    seed: Any
+    lambda_div: Any
+    lambda_rel: Any
+    policy: Any
+    temperature: Any
+    n_candidates: Any
+
+
+class CompareView(NamedTuple):
+    """What the comparison shows, by name: its status line, the gain curves, the two sets side by side."""
+
+    status: Any
+    figure: Any
+    sets: Any
+
+
+def filled(view: type[NamedTuple], value) -> tuple:
+    """Every field of `view` set to `value` (gr.skip() to leave a view as it is).
+
+    >>> filled(CompareView, None)
+    CompareView(status=None, figure=None, sets=None)
+    """
+    return view(*[value] * len(view._fields))
 
 
 def steps_table(steps: list[dict]) -> pd.DataFrame:

@@ -11,6 +11,9 @@ same API) with those checks first:
 
 `app.build_app` gives every plain Number, Slider, Dataset (examples), Dropdown, Radio and Textbox of every
 tab these checks (`check_inputs`), so a tab built with the gr.* classes is covered too.
+
+These are the values Gradio itself cannot take, with each component's own bounds; the rules of a request (an
+expansion's K, q, options and weights) are the core's (`dppgrpo_core.expand.check_inputs`), stated nowhere here.
 """
 
 from __future__ import annotations

@@ -24,14 +24,14 @@ OPTIONS = (0, 0.5, 0.5)  # seed, λ_div, λ_rel
 def test_stream_updates_at_once_then_row_by_row_then_the_set():
     updates = list(expand_stream(Settings(device="cpu"), QUERY, 3, "original", *OPTIONS))
     first = updates[0]
-    assert first[0].startswith("⏳") and len(first[1]) == 0  # a visible update before any model runs
-    assert [len(u[1]) for u in updates[1:4]] == [1, 2, 3]  # the table grows row by row
-    assert all(u[2] is not None for u in updates)  # the gains plot is redrawn each step
-    status, table, _, heatmap, summary, json_path, csv_path, prompt_set = updates[-1]
-    assert heatmap is not None and "Vendi score" in summary and "log det" in summary
-    assert json.load(open(json_path))["steps"][2]["index"] == 3
-    assert pd.read_csv(csv_path)["prompt"].tolist() == [QUERY] * 3
-    assert prompt_set["prompts"] == [QUERY] * 3 and prompt_set["method"] == "original"
+    assert first.status.startswith("⏳") and len(first.table) == 0  # a visible update before any model runs
+    assert [len(u.table) for u in updates[1:4]] == [1, 2, 3]  # the table grows row by row
+    assert all(u.gains is not None for u in updates)  # the gains plot is redrawn each step
+    final = updates[-1]  # a SetView: the tab's outputs by name
+    assert final.heatmap is not None and "Vendi score" in final.summary and "log det" in final.summary
+    assert json.load(open(final.json_file))["steps"][2]["index"] == 3
+    assert pd.read_csv(final.csv_file)["prompt"].tolist() == [QUERY] * 3
+    assert final.prompt_set["prompts"] == [QUERY] * 3 and final.prompt_set["method"] == "original"
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_prompts_are_escaped_in_plot_labels():
 
 def test_compare_plots_both_methods():
     updates = list(compare_stream(Settings(device="cpu"), QUERY, 2, "original", "original", *OPTIONS))
-    assert updates[-1][0].startswith("✅") and len(updates[-1][1].data) == 1
+    assert updates[-1].status.startswith("✅") and len(updates[-1].figure.data) == 1
     with pytest.raises(gr.Error):
         next(compare_stream(Settings(device="cpu"), QUERY, 2, "original", "bogus", *OPTIONS))
 

@@ -8,7 +8,7 @@ import sys
 from dppgrpo_core import cli
 from dppgrpo_core.expand.config import MAX_K, MAX_SEED, ExpandConfig
 from dppgrpo_core.expand.methods import DEFAULT_METHOD, METHOD_NOTES, METHODS
-from dppgrpo_core.expand.run import check_arguments, format_table, run_expansion
+from dppgrpo_core.expand.run import check_inputs, format_table, run_expansion
 from dppgrpo_core.settings import POLICY_SETTINGS, Settings
 
 
@@ -23,13 +23,14 @@ def _main(argv: list[str]) -> int:
     ExpandConfig.add_arguments(parser)
     Settings.add_arguments(parser, only=(*POLICY_SETTINGS, "embedder", "device", "cache_dir"))
     args = parser.parse_args(argv)
-    query = check_arguments(args.query, args.k, args.method)
-    config = ExpandConfig.from_args(args)
+    # The one check of this entry path, before the progress bar: a bad input is one line and nothing else.
+    request = check_inputs(args.query, args.k, args.method, args.seed,
+                           **{name: getattr(args, name) for name in ExpandConfig.RANGES})
     from tqdm.auto import tqdm
 
-    with tqdm(total=args.k, desc=f"{args.method}", unit="prompt", file=sys.stderr) as bar:
-        result = run_expansion(query, args.k, args.method, args.seed, progress=bar,
-                               settings=Settings.from_args(args), config=config)
+    with tqdm(total=request.k, desc=request.method, unit="prompt", file=sys.stderr) as bar:
+        result = run_expansion(request.query, request.k, request.method, request.seed, progress=bar,
+                               settings=Settings.from_args(args), config=request.config)
     print(json.dumps(result, indent=2) if args.json else format_table(result))
     return 0
 
