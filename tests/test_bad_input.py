@@ -491,11 +491,11 @@ def test_a_command_answers_bad_input_with_one_error_line_and_status_2(app, bad_f
 
         argv = _build_data_cases(root)[case]
     elif command in ("grpo", "sft"):
+        from dppgrpo_core.cli import run_main
         from training import grpo, sft
-        from training.common import run_cli
 
         def main(argv, module=grpo if command == "grpo" else sft):
-            return run_cli(module.main, argv)
+            return run_main(module.main, argv)
 
         argv = _training_cases(root, paths)[case]
     elif command == "app":

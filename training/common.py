@@ -1,4 +1,4 @@
-"""What SFT and GRPO share: the policy's folder and tokenizer, the run's end (adapter, curves), the CLI wrapper.
+"""What SFT and GRPO share: the policy's folder and tokenizer, the run's end (adapter, curves), resuming.
 
     path = policy_path("packaged:SmolLM2-135M-Instruct")   # the fp32 folder converted once into the cache
 """
@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 from dppgrpo_core import checks
-from dppgrpo_core.cli import run_main
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.models.policy import resolve_policy_path
 from dppgrpo_core.settings import Settings
@@ -100,8 +99,3 @@ def resume_arg(value, output_dir: str | None = None):
                               "trainer_state.json); give output_dir/checkpoint-N or `true` for the latest")
     return str(folder)
 
-
-def run_cli(main, argv) -> int:
-    """Run `main(argv)`; a UserFacingError (or an argument that is not UTF-8) becomes one line on stderr and
-    exit status 2 (dppgrpo_core.cli.run_main)."""
-    return run_main(main, argv)

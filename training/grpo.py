@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import sys
 
+from dppgrpo_core.cli import run_main
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.settings import Settings
 
-from .common import load_model, load_tokenizer, policy_path, resume_arg, run_cli, run_trainer
+from .common import load_model, load_tokenizer, policy_path, resume_arg, run_trainer
 from .config import (
     AdapterArguments,
     DataArguments,
@@ -63,4 +64,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main, None))
+    sys.exit(run_main(main, None))

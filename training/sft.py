@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import sys
 
-from .common import load_model, load_tokenizer, policy_path, resume_arg, run_cli, run_trainer
+from dppgrpo_core.cli import run_main
+
+from .common import load_model, load_tokenizer, policy_path, resume_arg, run_trainer
 from .config import (
     AdapterArguments,
     DataArguments,
@@ -48,4 +50,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main, None))
+    sys.exit(run_main(main, None))
