@@ -3,6 +3,7 @@
     python app.py                       # http://127.0.0.1:7860 (or $GRADIO_SERVER_PORT)
     python app.py --host 0.0.0.0 --port 8000 --share
     python app.py --auth alice:pw --auth bob:pw --admin alice   # human study with sign-in
+    http://127.0.0.1:7860/annotate?annotator=ann07       # the annotator page: the annotation form alone
 
 Model choices come from the settings (flags below or DPPGRPO_* environment variables).
 """
@@ -45,9 +46,10 @@ from dppgrpo_core.cli import ArgumentParser, run_main, whole  # noqa: E402
 from dppgrpo_core.settings import Settings  # noqa: E402
 from dppgrpo_core.study.fields import check_annotator  # noqa: E402
 from pages import TABS  # noqa: E402
+from pages.annotate_page import add_page as add_annotator_page  # noqa: E402
 from pages.context import AppContext, browser_secret  # noqa: E402
 from pages.fields import check_inputs  # noqa: E402
-from pages.layout import launch_options, tabs_for_view  # noqa: E402
+from pages.layout import launch_options  # noqa: E402
 
 TITLE = "DPP-GRPO: diverse video prompt sets"
 
@@ -85,8 +87,9 @@ def build_app(settings: Settings | None = None, auth=None, admins=None, allow_cp
             for label, module_name in TABS:
                 with gr.Tab(label, id=module_name):
                     importlib.import_module(f"pages.{module_name}").build(ctx)
-        # The annotator link (?view=annotate) opens the Annotate tab (pages/layout.py hides the others).
-        demo.load(tabs_for_view, None, tabs, api_visibility="private", show_progress="hidden")
+        gr.Navbar(visible=False)  # the annotator page is reached by its link only
+    # /annotate: the annotation form alone, the page study leads send to annotators (no set-up, no other tab).
+    add_annotator_page(demo, TITLE, settings, auth, admins)
     check_inputs(demo)  # NaN, infinity or text in any numeric field: a gr.Error message, never a blank one
     demo.queue(default_concurrency_limit=4)
     return demo

@@ -12,8 +12,12 @@ Mode "pairwise" shows two methods' sets for one prompt side by side (left/right 
 recorded); the vote "A (left) / B (right) is more diverse / tie / both bad" is stored once per annotator
 per pair, and only then are the two methods named (dppgrpo_core.study.pairwise).
 
-The "Study set-up" panel (pages/annotate_setup.py; admins only when the app runs with sign-in) adds
-the Expand/Render tab's current set, optionally with an attention-check twin, or imports a JSONL
+The lead's quota per annotator (Results: study dashboard) caps both modes: the store refuses an answer beyond it
+and the page says the quota is reached.
+
+`annotation_form` is the form itself, shared by this tab and the annotator page (pages/annotate_page.py, which
+has nothing else). The tab adds the "Study set-up" panel (pages/annotate_setup.py; with sign-in, admins only),
+which adds the Expand/Render tab's current set, optionally with an attention-check twin, or imports a JSONL
 manifest (items and pairs).
 """
 
@@ -27,17 +31,25 @@ import gradio as gr
 
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study import next_item, pairwise
-from dppgrpo_core.study.fields import MAX_NAME, AnnotationError, check_annotator
+from dppgrpo_core.study.fields import MAX_NAME, AnnotationError, QuotaReached, check_annotator
+from dppgrpo_core.study.plan import quota_reached
 from dppgrpo_core.study.store import AnnotationStore
 from pages.annotate_setup import build_setup
 from pages.annotate_view import (
+    ALIGNMENT_ANCHORS,
     BLIND_FOLDER,
+    DIVERSITY_ANCHORS,
+    INSTRUCTIONS,
+    MODES,
     PLAY_PAUSE_JS,
     SYNC_JS,
     clips_html,
     first_showable,
+    likert_outputs,
     next_or_truth,
+    pair_outputs,
     progress_line,
+    quota_line,
     set_html,
     set_markdown,
     skipped_note,
@@ -51,56 +63,25 @@ from pages.context import (
     open_store,
     refused,
 )
-from pages.study_plan import quota_reached
-
-MODES = [("Rate one set (1-5 scales)", "likert"), ("Compare two sets (pairwise)", "pairwise")]
-DIVERSITY_ANCHORS = {
-    1: "near-identical clips",
-    2: "small differences, mostly the same shot",
-    3: "some variety in one or two of camera, scene, composition, motion",
-    4: "clearly different in most of camera, scene, composition and motion",
-    5: "clearly different in camera, scene, composition and motion",
-}
-ALIGNMENT_ANCHORS = {
-    1: "unrelated to the prompt",
-    2: "loosely related: the main subject is often missing or wrong",
-    3: "about half the clips show what the prompt asks",
-    4: "most clips faithful to the prompt",
-    5: "every clip faithful to it",
-}
-INSTRUCTIONS = """Each item is one prompt and a set of clips (or, where no clips exist, a set of prompts) made
-from it. Rate the **set as a whole**: how different the clips are from each other (diversity), and how
-faithful they are to the prompt (alignment). In the pairwise mode you see two sets for one prompt and say
-which is more diverse. The order is random; you see each item once and can stop and come back at any time."""
-
 
 # ----- views: (state, progress, likert panel and fields, pair panel and fields, play/pause) -----
-def _likert_outputs(panel=False, prompt="", clips="", text="") -> list:
-    return [gr.Column(visible=panel), prompt, clips, text, gr.Radio(value=None), gr.Radio(value=None),
-            gr.Textbox(value="")]
-
-
-def _pair_outputs(panel=False, prompt="", left="", right="", reveal=gr.skip()) -> list:
-    return [gr.Column(visible=panel), prompt, left, right, gr.Radio(value=None), reveal]
-
-
 def _view(store: AnnotationStore, annotator: str, last_s: float | None = None):
     """(state, progress, likert panel, prompt, clips, text, diversity, alignment, comment, pair panel, pair
     prompt, left, right, choice, reveal, play/pause) for the annotator's next item."""
     item, done, total, clips, skipped = first_showable(lambda skip: next_item(store, annotator, skip),
                                                        lambda found: clips_html(found["shown"]) if found["videos"] else "")
     progress = progress_line(annotator, done, total, "items", last_s) + skipped_note(skipped)
-    quota = quota_reached(store.path, done)  # the lead's items per annotator (Results: study dashboard)
+    quota = quota_reached(store.path, done)  # the lead's quota per annotator (Results: study dashboard)
     if quota is not None and item is not None:
-        item, progress = None, f"Signed in as **{markdown_text(annotator)}**. Your {quota} items are rated: thank you!"
+        item, progress = None, quota_line(annotator, quota, "items")
     if item is None:
         state = {"annotator": annotator, "mode": "likert", "item_id": None, "shown_at": None}
-        return [state, progress, *_likert_outputs(), *_pair_outputs(reveal=""), gr.Button(visible=False)]
+        return [state, progress, *likert_outputs(), *pair_outputs(reveal=""), gr.Button(visible=False)]
     shown = item["shown"]
     prompt = f"### Prompt\n> {markdown_text(item['prompt'])}"
     text = "" if item["videos"] else set_markdown(shown)
     state = {"annotator": annotator, "mode": "likert", "item_id": item["item_id"], "shown_at": time.monotonic()}
-    return [state, progress, *_likert_outputs(True, prompt, clips, text), *_pair_outputs(reveal=""),
+    return [state, progress, *likert_outputs(True, prompt, clips, text), *pair_outputs(reveal=""),
             gr.Button(visible=bool(item["videos"]))]
 
 
@@ -110,15 +91,18 @@ def _pair_view(store: AnnotationStore, annotator: str, last_s: float | None = No
                                                         lambda pair: (set_html(pair["left"]), set_html(pair["right"])))
     progress = progress_line(annotator, done, total, "pairs", last_s) + skipped_note(skipped, "pairs")
     reveal_md = f"**Revealed:** {markdown_text(reveal)}" if reveal else ""
+    quota = quota_reached(store.path, done)  # the same quota caps the votes
+    if quota is not None and found is not None:
+        found, progress = None, quota_line(annotator, quota, "pairs")
     if found is None:
         state = {"annotator": annotator, "mode": "pairwise", "pair_id": None, "shown_at": None}
-        return [state, progress, *_likert_outputs(), *_pair_outputs(reveal=reveal_md), gr.Button(visible=False)]
+        return [state, progress, *likert_outputs(), *pair_outputs(reveal=reveal_md), gr.Button(visible=False)]
     prompt = f"### Prompt\n> {markdown_text(found['prompt'])}"
     state = {"annotator": annotator, "mode": "pairwise", "pair_id": found["pair_id"], "left_side": found["left_side"],
              "shown_at": time.monotonic()}  # server-side: the methods never reach the browser before the vote
     videos = bool(found["left"].get("videos") or found["right"].get("videos"))
-    return [state, progress, *_likert_outputs(),
-            *_pair_outputs(True, prompt, *sides, reveal_md),
+    return [state, progress, *likert_outputs(),
+            *pair_outputs(True, prompt, *sides, reveal_md),
             gr.Button(visible=videos)]
 
 
@@ -167,6 +151,8 @@ def rate(ctx: AppContext, current: dict | None, diversity_score, alignment_score
     seconds = _seconds(current)
     try:
         store.add_rating(annotator, current["item_id"], diversity_score, alignment_score, note or None, seconds)
+    except QuotaReached:  # reached in another tab: this one says so too
+        return _view(store, annotator)
     except AnnotationError as exc:
         if current["item_id"] not in store.rated_item_ids(annotator):
             raise refused(str(exc)) from None
@@ -185,6 +171,8 @@ def cast_vote(ctx: AppContext, current: dict | None, chosen, request: gr.Request
     seconds = _seconds(current)
     try:
         pairwise.add_vote(store, annotator, current["pair_id"], chosen, current["left_side"], seconds)
+    except QuotaReached:  # reached in another tab: this one says so too
+        return _pair_view(store, annotator)
     except AnnotationError as exc:
         if current["pair_id"] not in pairwise.voted_pair_ids(store, annotator):
             raise refused(str(exc)) from None
@@ -229,28 +217,36 @@ def set_mode(value):
     return value if value in ("likert", "pairwise") else "likert"
 
 
-def refresh(ctx: AppContext, current: dict | None):
+def refresh(ctx: AppContext, current: dict | None, page: str = "tab"):
+    """The status line as the study is now (`study_counts_line`); unchanged when the store cannot be read."""
     path = Path(ctx.settings.annotations_db).expanduser()
     try:  # a read: never creates the database (a tab switch must write nothing)
         store = open_store(ctx) if path.is_file() else None
-        return study_counts_line(store, current)
+        return study_counts_line(store, current, page)
     except (gr.Error, UserFacingError, sqlite3.Error):
         return gr.skip()
 
 
-def build(ctx: AppContext) -> None:
+def _endpoint(api: bool, name: str) -> dict:
+    return {"api_name": name} if api else {"api_visibility": "private"}
+
+
+def annotation_form(ctx: AppContext, api: bool = True) -> tuple:
+    """The annotation form: instructions, id, mode, the item or pair on screen, the scales or the vote. Returns
+    (id box, state, status line). `api`: its events are the app's /start, /submit and /vote (the tab's form);
+    the annotator page's copy is private (one name per endpoint)."""
     gr.set_static_paths([BLIND_FOLDER])  # the blind copies, served in place
     state = gr.State(None)  # {"annotator", "mode", "item_id" | "pair_id", "left_side", "shown_at"}: server-side
     gr.Markdown(INSTRUCTIONS)
     with gr.Row():
         annotator_box = gr.Textbox(label="Annotator id", placeholder="your id, e.g. ann07", scale=3,
-                                   interactive=ctx.auth is None,
+                                   interactive=ctx.auth is None, elem_id="study-annotator",
                                    info="the signed-in user name" if ctx.auth is not None else None)
         mode = gr.Radio(MODES, value="likert", label="Mode", scale=2)
         # The chosen mode, server-side: /start keeps its one input (the id), as API clients already call it.
         chosen = gr.State("likert")
         start = gr.Button("Start / resume", variant="primary", scale=1)
-    progress = gr.Markdown(elem_id="study-top")
+    progress = gr.Markdown(elem_id="study-top", elem_classes=["dpp-live"])
     reveal = gr.Markdown(elem_id="study-reveal")  # after a pairwise vote: the methods of the pair just voted on
     play_pause = gr.Button("Play / pause all clips", visible=False, size="sm", elem_id="study-play-pause")
     with gr.Column(visible=False) as panel:
@@ -282,14 +278,19 @@ def build(ctx: AppContext) -> None:
 
     mode.change(set_mode, inputs=mode, outputs=chosen, queue=False, api_visibility="private", show_progress="hidden")
     for event in (gr.on([start.click, annotator_box.submit], bind(sign_in, ctx), inputs=[annotator_box, chosen],
-                        outputs=view, api_name="start", validator=bind(start_problems, ctx)),
-                  submit.click(bind(rate, ctx), inputs=[state, diversity, alignment, comment], outputs=view, api_name="submit",
-                               validator=submit_problems),
-                  vote.click(bind(cast_vote, ctx), inputs=[state, choice], outputs=view, api_name="vote",
-                             validator=vote_problems)):
+                        outputs=view, validator=bind(start_problems, ctx), **_endpoint(api, "start")),
+                  submit.click(bind(rate, ctx), inputs=[state, diversity, alignment, comment], outputs=view,
+                               validator=submit_problems, **_endpoint(api, "submit")),
+                  vote.click(bind(cast_vote, ctx), inputs=[state, choice], outputs=view, validator=vote_problems,
+                             **_endpoint(api, "vote"))):
         event.success(None, js=SYNC_JS)  # clips start together; the page scrolls to the new item
     play_pause.click(None, js=PLAY_PAUSE_JS)
+    return annotator_box, state, progress
 
+
+def build(ctx: AppContext) -> None:
+    """The Annotate tab: the form, and for the study lead the set-up panel."""
+    annotator_box, state, progress = annotation_form(ctx)
     # The status line stays true when items arrive from elsewhere (the Render tab's one-click study item).
     ctx.tabs.change(bind(refresh, ctx), inputs=state, outputs=progress, api_visibility="private", show_progress="hidden")
     for event in build_setup(ctx, annotator_box):  # an item added or imported: the status line counts it

@@ -1,4 +1,5 @@
-"""The Annotate tab's store access and its "Study set-up" panel (admins only when the app runs with sign-in).
+"""The Annotate tab's store access and its "Study set-up" panel (admins only when the app runs with sign-in; never
+on the annotator page, pages/annotate_page.py).
 
 The panel adds the Expand/Render tab's current set as one item (optionally with an attention-check twin; the
 Render tab's one-click button calls the same `add_current_set`), imports a JSONL manifest of items and pairs, or
@@ -86,13 +87,9 @@ def import_manifest_upload(ctx: AppContext, path: str | None, request: gr.Reques
 
 
 def setup_on_load(ctx: AppContext, request: gr.Request):
-    """On page load: with sign-in the id box shows the user name and only admins see the set-up panel; through
-    the annotator link (`?view=annotate`) nobody sees it."""
-    if annotator_link(request):
-        return gr.Textbox(value=request.username or "") if ctx.auth is not None else gr.Textbox(), \
-            gr.Accordion(visible=False)
-    if ctx.auth is None:
-        return gr.Textbox(), gr.Accordion(visible=True)
+    """On page load, with sign-in: the id box shows the user name, and only admins get the set-up panel (hidden,
+    it is not in the page at all). Without sign-in the main page is the study lead's (annotators are sent the
+    annotator page, which has no panel: pages/annotate_page.py)."""
     return gr.Textbox(value=request.username or ""), gr.Accordion(visible=is_admin(ctx, request))
 
 
@@ -101,8 +98,10 @@ def build_setup(ctx: AppContext, annotator_box) -> list:
     with gr.Accordion("Study set-up", open=False, visible=ctx.auth is None) as setup:
         gr.Markdown("Add the current set of the Expand tab (as text) or the Render tab (as clips) as one item; "
                     "or import a JSONL manifest (one item or pair per line; see "
-                    "`python -m dppgrpo_core.study --help`). Send annotators this page's address with "
-                    "`?view=annotate` added: it shows the Annotate tab alone, without this panel.")
+                    "`python -m dppgrpo_core.study --help`). Send each annotator the **annotator page**, this "
+                    f"address followed by `{annotator_link('THEIR-ID')}` (e.g. [{annotator_link('ann07')}]"
+                    f"({annotator_link('ann07')})): the annotation form alone, with no set-up and no other tab.",
+                    elem_id="study-annotator-link")
         with gr.Row():
             with_check = gr.Checkbox(label="also add an attention-check item (identical clips)", value=False)
             add = gr.Button("Add current set to study")
@@ -111,7 +110,8 @@ def build_setup(ctx: AppContext, annotator_box) -> list:
             import_button = gr.Button("Import manifest")
         setup_status = gr.Markdown()
         pair_events = build_pairs_panel(ctx)  # "pair these two grids", "pair two methods over prompts"
-    gr.on(triggers=None, fn=bind(setup_on_load, ctx), outputs=[annotator_box, setup], api_visibility="private")
+    if ctx.auth is not None:
+        gr.on(triggers=None, fn=bind(setup_on_load, ctx), outputs=[annotator_box, setup], api_visibility="private")
     return pair_events + [add.click(bind(add_current_set, ctx), inputs=[ctx.rendered_set, ctx.prompt_set, with_check],
                       outputs=setup_status, api_visibility="private"),
             import_button.click(bind(import_manifest_upload, ctx), inputs=manifest, outputs=setup_status,

@@ -37,6 +37,27 @@ _USED_LOCK = threading.Lock()
 log = logging.getLogger(__name__)
 
 
+MODES = [("Rate one set (1-5 scales)", "likert"), ("Compare two sets (pairwise)", "pairwise")]
+DIVERSITY_ANCHORS = {
+    1: "near-identical clips",
+    2: "small differences, mostly the same shot",
+    3: "some variety in one or two of camera, scene, composition, motion",
+    4: "clearly different in most of camera, scene, composition and motion",
+    5: "clearly different in camera, scene, composition and motion",
+}
+ALIGNMENT_ANCHORS = {
+    1: "unrelated to the prompt",
+    2: "loosely related: the main subject is often missing or wrong",
+    3: "about half the clips show what the prompt asks",
+    4: "most clips faithful to the prompt",
+    5: "every clip faithful to it",
+}
+INSTRUCTIONS = """Each item is one prompt and a set of clips (or, where no clips exist, a set of prompts) made
+from it. Rate the **set as a whole**: how different the clips are from each other (diversity), and how
+faithful they are to the prompt (alignment). In the pairwise mode you see two sets for one prompt and say
+which is more diverse. The order is random; you see each item once and can stop and come back at any time."""
+
+
 class MissingClip(UserFacingError):
     """A clip of an item cannot be shown now (gone from disk, or not a video file): the item is passed over."""
 
@@ -157,10 +178,31 @@ def progress_line(annotator: str, done: int, total: int, kind: str = "items", la
     return f"Signed in as **{who}**. {noun} {done + 1} of {total} ({done} {'voted' if kind == 'pairs' else 'rated'}).{took}"
 
 
-def study_counts_line(store: AnnotationStore | None, current: dict | None) -> str:
-    """The status line when the study changes under the tab (an item added from the Render tab)."""
+def likert_outputs(panel=False, prompt="", clips="", text="") -> list:
+    """The Likert panel's outputs: (panel, prompt, clips, text, diversity, alignment, comment)."""
+    return [gr.Column(visible=panel), prompt, clips, text, gr.Radio(value=None), gr.Radio(value=None),
+            gr.Textbox(value="")]
+
+
+def pair_outputs(panel=False, prompt="", left="", right="", reveal=gr.skip()) -> list:
+    """The pair panel's outputs: (panel, prompt, left, right, choice, reveal)."""
+    return [gr.Column(visible=panel), prompt, left, right, gr.Radio(value=None), reveal]
+
+
+def quota_line(annotator: str, quota: int, kind: str = "items") -> str:
+    """The status line once an annotator's answers reach the lead's quota (`dppgrpo_core.study.plan`)."""
+    done = "rated" if kind == "items" else "voted on"
+    return (f"Signed in as **{markdown_text(annotator)}**. **Quota reached**: you have {done} your {quota} {kind}, "
+            "the number the study lead asked of each annotator. Thank you!")
+
+
+def study_counts_line(store: AnnotationStore | None, current: dict | None, page: str = "tab") -> str:
+    """The status line when the study changes under the tab (an item added from the Render tab). `page`: "tab"
+    (the lead's Annotate tab), "annotator" (the annotator page: nothing to set up there) or "named" (the
+    annotator page opened with its id: only Start is left to press)."""
     if store is None:
-        return "The study has no items yet: add one from the Render tab or the set-up panel below."
+        return ("The study has no items yet: add one from the Render tab or the set-up panel below." if page == "tab"
+                else "The study has no items yet: the study lead has not added any.")
     items, pairs = store.item_ids(), pairwise.pair_ids(store)
     if current and current.get("annotator"):
         annotator = current["annotator"]
@@ -172,7 +214,8 @@ def study_counts_line(store: AnnotationStore | None, current: dict | None) -> st
         return line + (" Press *Start / resume* for the new items." if done < len(items) and not current.get("item_id")
                        else "")
     what = f"**{len(items)}** items to rate" + (f" and **{len(pairs)}** pairs to compare" if pairs else "")
-    return f"The study has {what}. Type your annotator id and press *Start / resume*."
+    ask = "Press" if page == "named" else "Type your annotator id and press"
+    return f"The study has {what}. {ask} *Start / resume*."
 
 
 # Run after each new item: wait for the clips, start them together from 0, keep them in step, scroll to the top.

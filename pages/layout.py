@@ -1,10 +1,8 @@
-"""What every tab's layout shares: the page's CSS and head script (given to `launch`, where Gradio 6 takes them),
-and the annotator link, which shows the Annotate tab alone.
+"""What every page's layout shares: the CSS and head script (given to `launch`, where Gradio 6 takes them).
 
     demo.launch(**launch_options())     # app.py, and the tests' launch_app
 
-The annotator link (`?view=annotate`) opens the Annotate tab and hides the other tab buttons and the study set-up
-(a convenience for a study without sign-in, not a lock: `--auth` and `--admin` are the lock).
+(The annotator page, `/annotate`, is a page of its own built on the server: pages/annotate_page.py.)
 
 CSS: clip grids stay compact (about four clips a row on a desktop, three on a phone, each clip at most a third
 of the screen high), so a whole set is judged at a glance; the vote and submit bars stick to the bottom of the
@@ -14,7 +12,9 @@ screen; the tab bar wraps instead of hiding tabs behind a menu. The head script 
 
 from __future__ import annotations
 
-import gradio as gr
+from urllib.parse import quote
+
+ANNOTATOR_PAGE = "annotate"  # the annotator page's address under the app's (pages/annotate_page.py)
 
 CSS = """
 /* gradio's container hides overflow, which makes it the scroll box that sticky bars stick to; clip keeps the cut
@@ -44,18 +44,10 @@ HEAD = """<script>
     if (e.parentElement && e.parentElement.closest('.dpp-live')) return;
     e.setAttribute('role', 'status'); e.setAttribute('aria-live', 'polite');
   });
-  // The annotator link (?view=annotate): the Annotate tab alone.
-  const alone = new URLSearchParams(location.search).get('view') === 'annotate';
-  const only = () => alone && document.querySelectorAll('[role=tab]').forEach(t => {
-    if (t.textContent.trim() !== 'Annotate') t.style.display = 'none';
-  });
-  const both = () => { mark(); only(); };
-  new MutationObserver(both).observe(document.documentElement, {childList: true, subtree: true});
-  document.addEventListener('DOMContentLoaded', both);
+  new MutationObserver(mark).observe(document.documentElement, {childList: true, subtree: true});
+  document.addEventListener('DOMContentLoaded', mark);
 })();
 </script>"""
-
-ANNOTATOR_VIEW = "annotate"  # ?view=annotate: the link a study lead sends to annotators
 
 
 def launch_options() -> dict:
@@ -63,17 +55,10 @@ def launch_options() -> dict:
     return {"css": CSS, "head": HEAD}
 
 
-def annotator_link(request: gr.Request | None) -> bool:
-    """Whether the page was opened with the annotator link (`?view=annotate`).
+def annotator_link(annotator: str) -> str:
+    """The annotator page's address for one annotator, relative to the app's main page (a Markdown link target).
 
-    >>> annotator_link(None)
-    False
+    >>> annotator_link("ann 07")
+    'annotate?annotator=ann%2007'
     """
-    params = getattr(request, "query_params", None) or {}
-    return str(params.get("view", "")).strip().lower() == ANNOTATOR_VIEW
-
-
-def tabs_for_view(request: gr.Request):
-    """On page load: through the annotator link the Annotate tab is opened (HEAD hides the other tab buttons:
-    gradio does not take a tab's visibility from an event)."""
-    return gr.Tabs(selected="annotate") if annotator_link(request) else gr.Tabs()
+    return f"{ANNOTATOR_PAGE}?annotator={quote(annotator, safe='')}"

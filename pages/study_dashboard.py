@@ -1,8 +1,9 @@
-"""The study dashboard (in the Results tab; admins only with sign-in): how far the study is, per annotator and per
-item, which answers to look at, and the lead's targets (ratings per item, items per annotator).
+"""The study dashboard (in the Results tab; with sign-in, admins only: not in anyone else's page): how far the study
+is, per annotator and per item, which answers to look at, and the lead's targets (ratings per item, the quota per
+annotator, which caps both the items rated and the pairs voted on).
 
     outputs = load_dashboard(ctx, request)   # (headline, coverage map, progress, per item, flagged, overlap, quota)
-    save_targets(ctx, 3, 20, request)        # kept beside the study's database (study_plan.py)
+    save_targets(ctx, 3, 20, request)        # kept beside the study's database (dppgrpo_core.study.plan)
 
 Label Studio keeps this view for its paid edition; here it reads the same store the Results tab reads.
 """
@@ -14,7 +15,8 @@ from pathlib import Path
 import gradio as gr
 
 from dppgrpo_core.study import pairwise
-from pages.context import AppContext, bind, handler, is_admin, open_store, refused
+from dppgrpo_core.study.plan import read_plan, save_plan
+from pages.context import AppContext, bind, handler, is_admin, on_page_load, open_store, refused
 from pages.study_dashboard_view import (
     annotator_progress,
     answers_per_item,
@@ -22,7 +24,6 @@ from pages.study_dashboard_view import (
     flagged_answers,
     headline,
 )
-from pages.study_plan import read_plan, save_plan
 
 
 def _table(frame, empty: str):
@@ -61,22 +62,29 @@ def load_dashboard(ctx: AppContext, request: gr.Request = None):
 
 @handler
 def save_targets(ctx: AppContext, overlap, quota, request: gr.Request = None) -> str:
-    """The Save targets button: the lead's ratings per item and items per annotator (blank: no quota)."""
+    """The Save targets button: the lead's ratings per item and quota per annotator (blank: no quota)."""
     if not is_admin(ctx, request):
         raise refused("Only study admins can change the study's targets.")
     plan = save_plan(ctx.settings.annotations_db, overlap, quota)
-    quota_text = f"at most {plan['quota']} items per annotator" if plan["quota"] else "no quota per annotator"
+    quota_text = (f"at most {plan['quota']} items rated and {plan['quota']} pairs voted on per annotator"
+                  if plan["quota"] else "no quota per annotator")
     return f"Saved: {plan['overlap']} ratings wanted per item, {quota_text}."
+
+
+def dashboard_on_load(ctx: AppContext, request: gr.Request):
+    """On page load, with sign-in: the dashboard for admins, nothing for anyone else."""
+    return gr.Accordion(visible=is_admin(ctx, request))
 
 
 def build_dashboard(ctx: AppContext):
     """The dashboard's section; returns `follow(event)`, which refreshes it after another event (Load results)."""
-    with gr.Accordion("Study dashboard: coverage, progress, flagged answers", open=True, elem_id="study-dashboard"):
+    with gr.Accordion("Study dashboard: coverage, progress, flagged answers", open=True, elem_id="study-dashboard",
+                      visible=ctx.auth is None) as panel:
         summary = gr.Markdown("*Press Load results to read the study.*", elem_classes=["dpp-live"])
         with gr.Row():
             overlap = gr.Number(label="Ratings wanted per item", precision=0, minimum=1, scale=1)
-            quota = gr.Number(label="Items per annotator (blank: no quota; Annotate stops there)", precision=0,
-                              scale=2)
+            quota = gr.Number(label="Quota per annotator: items rated, and pairs voted on (blank: none; the "
+                                    "store takes no answer beyond it)", precision=0, scale=2)
             save = gr.Button("Save targets", scale=1)
         saved = gr.Markdown(elem_classes=["dpp-live"])
         coverage = gr.Plot(label="Items × annotators", visible=False, elem_id="dashboard-coverage")
@@ -93,6 +101,9 @@ def build_dashboard(ctx: AppContext):
                quota]
     save.click(bind(save_targets, ctx), [overlap, quota], saved, api_visibility="private").success(
         bind(load_dashboard, ctx), None, outputs, api_visibility="private", show_progress="hidden")
+
+    if ctx.auth is not None:  # shown to admins only: for anyone else it is not in the page
+        on_page_load(bind(dashboard_on_load, ctx), None, panel, api_visibility="private", show_progress="hidden")
 
     def follow(event):
         return event.success(bind(load_dashboard, ctx), None, outputs, api_visibility="private",

@@ -90,23 +90,27 @@ def coverage_figure(ratings: pd.DataFrame, items: list[dict], annotators: list[s
 
 def annotator_progress(ratings: pd.DataFrame, votes: pd.DataFrame, annotators: list[str], n_items: int,
                        n_pairs: int, quota: int | None) -> pd.DataFrame:
-    """Per annotator: items rated of their target (the quota, or every item), pairs voted, share done, median
-    seconds per answer, flagged answers."""
+    """Per annotator: items rated and pairs voted of their targets (the quota caps each, else every item and pair),
+    share done, median seconds per answer, flagged answers, and whether the quota is reached."""
     flagged = flagged_answers(ratings, votes)
     rows = []
     for who in annotators:
         mine = ratings[ratings["annotator"] == who]
         voted = votes[votes["annotator"] == who] if len(votes) else votes
         target = min(quota, n_items) if quota else n_items
+        pair_target = min(quota, n_pairs) if quota else n_pairs
         seconds = pd.concat([mine["seconds"], voted["seconds"] if len(voted) else pd.Series(dtype=float)]).dropna()
         answered = len(mine) + len(voted)
-        wanted = target + n_pairs
+        wanted = target + pair_target
+        modes = [(kind, done) for kind, done, n in (("items", len(mine), n_items), ("pairs", len(voted), n_pairs)) if n]
+        reached = [kind for kind, done in modes if quota and done >= quota]
         rows.append({"annotator": who, "items rated": f"{len(mine)} of {target}",
-                     "pairs voted": f"{len(voted)} of {n_pairs}",
+                     "pairs voted": f"{len(voted)} of {pair_target}",
                      "done": f"{answered / wanted:.0%}" if wanted else "–",
                      "median s": round(float(seconds.median()), 1) if len(seconds) else float("nan"),
                      "flagged": int((flagged["annotator"] == who).sum()),
-                     "quota": "reached" if quota and len(mine) >= quota else (str(quota) if quota else "none")})
+                     "quota": ("reached" if reached and len(reached) == len(modes) else
+                               f"reached ({reached[0]})" if reached else str(quota) if quota else "none")})
     return pd.DataFrame(rows, columns=["annotator", "items rated", "pairs voted", "done", "median s", "flagged",
                                        "quota"])
 

@@ -131,17 +131,6 @@ def test_8_and_10_tabs_wrap_enter_runs_and_status_lines_are_live(demo):
     assert "aria-live" in layout.launch_options()["head"]
 
 
-def test_10_annotator_link_shows_the_annotate_tab_alone():
-    request = SimpleNamespace(query_params={"view": "annotate"}, username=None)
-    assert layout.tabs_for_view(request).selected == "annotate"
-    assert "view') === 'annotate'" in layout.launch_options()["head"]  # the other tab buttons are hidden
-    from pages.annotate_setup import setup_on_load
-
-    ctx = SimpleNamespace(auth=None, admins=set())
-    assert setup_on_load(ctx, request)[1].visible is False
-    assert setup_on_load(ctx, SimpleNamespace(query_params={}, username=None))[1].visible is True
-
-
 # -- 10: the Render tab's menu, negative prompt and zip ----------------------------------------------------
 
 def test_10_no_full_size_model_on_a_cpu_a_negative_prompt_and_a_zip_of_the_clips(tmp_path):

@@ -1,6 +1,7 @@
 """Issue 25 ("the journey, second pass"), the study lead's side, handler by handler: an edited grid makes a study
-item (2), pairs come from the app's own renders (3), results are honest about small samples (7), and the study
-dashboard with its targets (the extra). The browser walk is tests/test_journey_browser.py."""
+item (2), pairs come from the app's own renders (3), results are honest about small samples (7), the study
+dashboard with its targets (the extra), the quota capping ratings and votes alike, and the annotator page that
+holds the annotation form alone (10). The browser walk is tests/test_study_browser.py."""
 
 import json
 from types import SimpleNamespace
@@ -11,11 +12,12 @@ import pytest
 
 from dppgrpo_core.settings import Settings
 from dppgrpo_core.study import pairwise
+from dppgrpo_core.study.fields import QuotaReached
 from dppgrpo_core.study.store import AnnotationStore
 from dppgrpo_core.video import videos_dir
-from pages import results_view, study_dashboard, study_pairs
-from pages.annotate import sign_in
-from pages.annotate_setup import add_current_set, import_manifest_upload
+from pages import annotate_page, results_view, study_dashboard, study_pairs
+from pages.annotate import cast_vote, rate, sign_in
+from pages.annotate_setup import add_current_set, import_manifest_upload, setup_on_load
 from pages.render_extras import set_origin
 
 
@@ -139,7 +141,7 @@ def test_the_dashboard_shows_coverage_progress_per_item_and_flagged_answers(ctx)
     store.add_rating("ann1", "i1", 2, 4, None, seconds=1.0)  # too fast
     store.add_rating("ann2", "i0", 4, 4, None, seconds=15.0)
     store.add_rating("ann2", "check", 5, 3, None, seconds=15.0)  # fails the attention check
-    assert "Saved: 2 ratings wanted per item, at most 2 items per annotator." == \
+    assert "Saved: 2 ratings wanted per item, at most 2 items rated and 2 pairs voted on per annotator." == \
         study_dashboard.save_targets(ctx, 2, 2, None)
     (headline, coverage, progress, _, per_item, _, flagged, _, overlap, quota) = study_dashboard.load_dashboard(ctx)
     assert headline.startswith("**1 of 4** items have their 2 ratings") and (overlap, quota) == (2, 2)
@@ -155,9 +157,98 @@ def test_the_dashboard_shows_coverage_progress_per_item_and_flagged_answers(ctx)
     assert any("comment: the clips stutter" in r for r in reasons)
     # The quota stops an annotator in the Annotate tab.
     view = sign_in(ctx, "ann1", "likert", SimpleNamespace(username=None, query_params={}))
-    assert "Your 2 items are rated: thank you!" in view[1] and view[0]["item_id"] is None
-    with pytest.raises(gr.Error, match="Items per annotator"):
+    assert "**Quota reached**: you have rated your 2 items" in view[1] and view[0]["item_id"] is None
+    with pytest.raises(gr.Error, match="Quota per annotator"):
         study_dashboard.save_targets(ctx, 2, -1, None)
     signed = SimpleNamespace(settings=ctx.settings, auth=[("a", "b")], admins={"lead"})
     with pytest.raises(gr.Error, match="Only study admins"):
         study_dashboard.load_dashboard(signed, SimpleNamespace(username="ann1"))
+
+
+# -- the quota caps both modes ---------------------------------------------------------------------------
+
+ANONYMOUS = SimpleNamespace(username=None, query_params={})
+
+
+def test_the_quota_caps_pairwise_votes_as_it_caps_ratings(ctx):
+    store = AnnotationStore(ctx.settings.annotations_db)
+    store.add_items([{"item_id": f"i{n}", "prompt": "a fox", "method": "m", "prompts": ["a", "b"]} for n in range(3)])
+    pairwise.add_pairs(store, [{"pair_id": f"p{n}", "prompt": "a fox", "a": {"method": "x", "prompts": ["a", "b"]},
+                                "b": {"method": "y", "prompts": ["c", "d"]}} for n in range(4)])
+    study_dashboard.save_targets(ctx, 2, 2, None)
+    # The store: the third vote is refused in one line, like the third rating.
+    pairwise.add_vote(store, "ann1", "p0", "left", "a")
+    pairwise.add_vote(store, "ann1", "p1", "tie", "b")
+    with pytest.raises(QuotaReached, match=r"^'ann1' has voted on 2 pairs, the study's quota per annotator: no more"):
+        pairwise.add_vote(store, "ann1", "p2", "left", "a")
+    store.add_rating("ann1", "i0", 3, 3), store.add_rating("ann1", "i1", 3, 3)
+    with pytest.raises(QuotaReached, match=r"^'ann1' has rated 2 items, the study's quota per annotator"):
+        store.add_rating("ann1", "i2", 3, 3)
+    with pytest.raises(pairwise.AnnotationError, match="already voted on pair 'p0'"):  # the clearer reason first
+        pairwise.add_vote(store, "ann1", "p0", "left", "a")
+    assert len(pairwise.votes(store)) == 2 and len(store.ratings()) == 2
+    # The page: no third pair, and the line says the quota is reached.
+    view = sign_in(ctx, "ann1", "pairwise", ANONYMOUS)
+    assert view[0]["pair_id"] is None and "**Quota reached**: you have voted on your 2 pairs" in view[1]
+    # A tab that still shows a pair when the quota was reached elsewhere: the vote is not taken, the line says why.
+    shown = sign_in(ctx, "ann2", "pairwise", ANONYMOUS)[0]
+    for other in sorted({"p0", "p1", "p2", "p3"} - {shown["pair_id"]})[:2]:
+        pairwise.add_vote(store, "ann2", other, "right", "a")
+    view = cast_vote(ctx, shown, "left", ANONYMOUS)
+    assert "Quota reached" in view[1] and view[0]["pair_id"] is None
+    assert shown["pair_id"] not in pairwise.voted_pair_ids(store, "ann2")
+    shown = sign_in(ctx, "ann2", "likert", ANONYMOUS)[0]  # and the same for a rating
+    for other in sorted({"i0", "i1", "i2"} - {shown["item_id"]}):
+        store.add_rating("ann2", other, 4, 4)
+    view = rate(ctx, shown, 3, 3, "", ANONYMOUS)
+    assert "**Quota reached**: you have rated your 2 items" in view[1] and shown["item_id"] not in \
+        store.rated_item_ids("ann2")
+    table = study_dashboard.load_dashboard(ctx)[2]
+    progress = pd.DataFrame(table.value["data"], columns=table.value["headers"]).set_index("annotator")
+    assert progress.loc["ann1", "pairs voted"] == "2 of 2" and progress.loc["ann1", "quota"] == "reached"
+
+
+# -- 10: the annotator page is built on the server, with the annotation form alone ---------------------------
+
+SET_UP = ("Study set-up", "Add current set to study", "JSONL manifest", "Import manifest", "Pair these two grids",
+          "Save targets", "Load results", "Expand", "Render")
+
+
+def _labels(config, page):
+    ids = set(config["page"][page]["components"])
+    props = [c.get("props", {}) for c in config["components"] if c["id"] in ids]
+    return {str(p.get(key)) for p in props for key in ("label", "value") if isinstance(p.get(key), str)}, \
+        {c["type"] for c in config["components"] if c["id"] in ids}
+
+
+def test_10_the_annotator_page_holds_the_annotation_form_alone(tmp_path):
+    from app import build_app
+
+    demo = build_app(Settings(device="cpu", cache_dir=str(tmp_path / "cache"), annotations_db=str(tmp_path / "s.db")))
+    config = demo.get_config_file()
+    labels, types = _labels(config, "annotate")
+    assert {"Annotator id", "Start / resume", "Submit and next", "Vote and next"} <= labels
+    assert not labels & set(SET_UP) and not types & {"tabs", "tabitem", "file"}, labels & set(SET_UP)
+    main_labels, _ = _labels(config, "")
+    assert "Study set-up" in main_labels and "Save targets" in main_labels  # the lead's page keeps them
+    annotate_events = [d for d in config["dependencies"] if d["id"] in set(config["page"]["annotate"]["dependencies"])]
+    assert annotate_events and all(d.get("api_visibility") == "private" for d in annotate_events)  # /start stays one
+
+
+def test_10_the_annotator_link_names_the_annotator(ctx):
+    link = SimpleNamespace(username=None, query_params={"annotator": "ann07"})
+    box, line = annotate_page.open_page(ctx, link)
+    assert box.value == "ann07" and box.interactive is False and "no items yet" in line
+    box, line = annotate_page.open_page(ctx, SimpleNamespace(username=None, query_params={"annotator": "<b>x"}))
+    assert box.value is None and line.startswith("This link's annotator id cannot be used") and "<b>" not in line
+    signed = SimpleNamespace(settings=ctx.settings, auth=[("ann1", "pw")], admins=set())
+    assert annotate_page.open_page(signed, SimpleNamespace(username="ann1", query_params={"annotator": "x"}))[0] \
+        .value == "ann1"  # with sign-in the user name, never the link
+
+
+def test_with_sign_in_only_admins_get_the_set_up_panel_and_the_dashboard(ctx):
+    signed = SimpleNamespace(settings=ctx.settings, auth=[("ann1", "pw"), ("lead", "pw")], admins={"lead"})
+    for user, shown in (("ann1", False), ("lead", True)):
+        request = SimpleNamespace(username=user, query_params={})
+        assert setup_on_load(signed, request)[1].visible is shown
+        assert study_dashboard.dashboard_on_load(signed, request).visible is shown

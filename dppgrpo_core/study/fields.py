@@ -35,6 +35,10 @@ class AnnotationError(UserFacingError):
     """A rating or item the store refuses: out-of-range score, unknown item, duplicate rating, bad item."""
 
 
+class QuotaReached(AnnotationError):
+    """An answer beyond the lead's quota per annotator (`plan.py`): the page says the quota is reached."""
+
+
 def check_score(name: str, value) -> int:
     """An integer Likert score in 1..5, from an int, a whole float or a digit string; else AnnotationError."""
     if isinstance(value, bool) or value is None:

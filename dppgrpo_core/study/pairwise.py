@@ -36,6 +36,7 @@ from dppgrpo_core.study.fields import (
     iso_time,
 )
 from dppgrpo_core.study.order import clip_order, item_order
+from dppgrpo_core.study.plan import refuse_beyond_quota
 from dppgrpo_core.study.store import AnnotationStore
 
 CHOICES = ("left", "right", "tie", "both_bad")
@@ -199,7 +200,8 @@ def reveal(found: dict, choice: str) -> str:
 
 
 def add_vote(store: AnnotationStore, annotator: str, pair_id: str, choice, left: str, seconds=None) -> None:
-    """Record one vote in its own transaction; AnnotationError for a bad choice, an unknown pair or a second vote."""
+    """Record one vote in its own transaction; AnnotationError for a bad choice, an unknown pair, a second vote or one
+    beyond the lead's quota per annotator (QuotaReached, as for ratings)."""
     annotator = check_annotator(annotator)
     if not isinstance(choice, str) or choice not in CHOICES:
         raise AnnotationError(f"a vote is one of {', '.join(CHOICES)}, got {checks.shown(choice)}.")
@@ -210,14 +212,19 @@ def add_vote(store: AnnotationStore, annotator: str, pair_id: str, choice, left:
             seconds = float(checks.number(seconds, "seconds on pair", low=0))
         except UserFacingError as exc:
             raise AnnotationError(str(exc)) from None
+    twice = f"{annotator!r} has already voted on pair {pair_id!r}; each pair gets one vote."
     try:
         with store._write() as conn:
             if conn.execute("SELECT 1 FROM pairs WHERE pair_id=?", (pair_id,)).fetchone() is None:
                 raise AnnotationError(f"unknown pair {pair_id!r}: it is not in this study.")
+            if conn.execute("SELECT 1 FROM votes WHERE annotator=? AND pair_id=?", (annotator, pair_id)).fetchone():
+                raise AnnotationError(twice)  # said before the quota: a second vote is the clearer reason
+            done = conn.execute("SELECT COUNT(*) FROM votes WHERE annotator=?", (annotator,)).fetchone()[0]
+            refuse_beyond_quota(store.path, annotator, done, "pairs")  # inside the transaction, as for ratings
             conn.execute("INSERT INTO votes (annotator, pair_id, left_side, choice, seconds, voted_at) "
                          "VALUES (?, ?, ?, ?, ?, ?)", (annotator, pair_id, left, choice, seconds, time.time()))
     except sqlite3.IntegrityError:  # UNIQUE (annotator, pair_id): another session voted first
-        raise AnnotationError(f"{annotator!r} has already voted on pair {pair_id!r}; each pair gets one vote.") from None
+        raise AnnotationError(twice) from None
 
 
 def votes(store: AnnotationStore) -> pd.DataFrame:

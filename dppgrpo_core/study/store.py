@@ -36,6 +36,7 @@ from dppgrpo_core.study.fields import (
     check_text,
     iso_time,
 )
+from dppgrpo_core.study.plan import refuse_beyond_quota
 from dppgrpo_core.study.schema import PAIR_TABLES, SCHEMA_VERSION, TABLES, UPGRADES
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,8 @@ class AnnotationStore:
     # ----- ratings -----
     def add_rating(self, annotator: str, item_id: str, diversity, alignment, comment: str | None = None,
                    seconds: float | None = None) -> None:
-        """Record one rating in its own transaction; AnnotationError for bad scores, unknown items or a second rating."""
+        """Record one rating in its own transaction; AnnotationError for bad scores, unknown items, a second rating
+        or one beyond the lead's quota per annotator (QuotaReached)."""
         annotator = self._annotator(annotator)
         diversity, alignment = check_score("diversity", diversity), check_score("alignment", alignment)
         if comment is not None:
@@ -229,6 +231,8 @@ class AnnotationStore:
                 raise AnnotationError(f"unknown item {item_id!r}: it is not in this study.")
             if conn.execute("SELECT 1 FROM ratings WHERE annotator=? AND item_id=?", (annotator, item_id)).fetchone():
                 raise AnnotationError(f"{annotator!r} has already rated item {item_id!r}; each item is rated once.")
+            done = conn.execute("SELECT COUNT(*) FROM ratings WHERE annotator=?", (annotator,)).fetchone()[0]
+            refuse_beyond_quota(self.path, annotator, done, "items")  # inside the transaction: two tabs cannot pass it
             conn.execute("INSERT INTO ratings (annotator, item_id, diversity, alignment, comment, seconds, rated_at) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (annotator, item_id, diversity, alignment, comment, seconds, time.time()))

@@ -1,14 +1,15 @@
-"""The study lead's targets: ratings wanted per item (overlap) and items per annotator (quota), kept beside the
-study's database as `<db>.plan.json`, so the dashboard measures against them and Annotate stops an annotator at
-their quota. Pure file handling, no Gradio.
+"""The study lead's targets: ratings wanted per item (overlap) and the quota per annotator (at most that many
+items rated, and at most that many pairs voted on), kept beside the study's database as `<db>.plan.json`. The
+dashboard measures against them; the store refuses an answer beyond the quota (`refuse_beyond_quota`), so no
+page, API call or second tab can go past it.
 
     >>> import tempfile, os; db = os.path.join(tempfile.mkdtemp(), "study.db")
     >>> read_plan(db)
     {'overlap': 3, 'quota': None}
     >>> save_plan(db, overlap=2, quota=10)
     {'overlap': 2, 'quota': 10}
-    >>> read_plan(db)["quota"]
-    10
+    >>> quota_reached(db, 9), quota_reached(db, 10)
+    (None, 10)
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import os
 from pathlib import Path
 
 from dppgrpo_core import checks
+from dppgrpo_core.study.fields import QuotaReached
 
 DEFAULT_PLAN = {"overlap": 3, "quota": None}  # Label Studio's usual overlap; no quota: every item to everyone
 MAX_OVERLAP, MAX_QUOTA = 50, 100_000
+ANSWERS = {"items": "rated {quota} items", "pairs": "voted on {quota} pairs"}  # what the quota counts, per mode
 
 
 def plan_path(db) -> Path:
@@ -43,7 +46,7 @@ def check_plan(overlap, quota) -> dict:
     if quota in (None, "", 0):
         quota = None
     else:
-        quota = checks.number(quota, "Items per annotator", 1, MAX_QUOTA, whole=True)
+        quota = checks.number(quota, "Quota per annotator", 1, MAX_QUOTA, whole=True)
     return {"overlap": overlap, "quota": quota}
 
 
@@ -59,6 +62,21 @@ def save_plan(db, overlap, quota) -> dict:
 
 
 def quota_reached(db, done: int) -> int | None:
-    """The annotator's quota when `done` answers reach it, else None."""
+    """The quota when an annotator's `done` answers (of one mode) reach it, else None."""
     quota = read_plan(db)["quota"]
     return quota if quota is not None and done >= quota else None
+
+
+def refuse_beyond_quota(db, annotator: str, done: int, kind: str) -> None:
+    """QuotaReached (one line) when the annotator's `done` answers of `kind` ("items" or "pairs") reach the quota.
+
+    >>> import tempfile, os; db = os.path.join(tempfile.mkdtemp(), "study.db"); _ = save_plan(db, 3, 2)
+    >>> refuse_beyond_quota(db, "ann1", 2, "pairs")
+    Traceback (most recent call last):
+    ...
+    dppgrpo_core.study.fields.QuotaReached: 'ann1' has voted on 2 pairs, the study's quota per annotator: no more are taken.
+    """
+    quota = quota_reached(db, done)
+    if quota is not None:
+        raise QuotaReached(f"{annotator!r} has {ANSWERS[kind].format(quota=quota)}, the study's quota per annotator: "
+                           "no more are taken.")
