@@ -15,7 +15,7 @@ from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import MAX_K_APP, ExpandConfig, ExpandRequest, check_inputs
 from dppgrpo_core.sets import MAX_PROMPT_CHARS, PromptSet
-from dppgrpo_core.sets import MAX_UPLOADED_SET_BYTES as SET_FILE_MAX_BYTES  # the core's, under the page's old name
+from dppgrpo_core.sets import MAX_UPLOADED_SET_BYTES
 from dppgrpo_core.settings import Settings
 from pages.context import (
     enabled_policies,
@@ -77,10 +77,10 @@ def read_set_file(path) -> object:
     resolved = Path(path).resolve()
     if not resolved.is_relative_to(Path(get_upload_folder()).resolve()) or not resolved.is_file():
         raise refused("Upload the set file through the form.")  # never a server path sent by a client
-    if resolved.stat().st_size > SET_FILE_MAX_BYTES:
-        raise refused(f"The set file is too large (over {SET_FILE_MAX_BYTES // 1000} kB); a set is a few kB.")
+    if resolved.stat().st_size > MAX_UPLOADED_SET_BYTES:
+        raise refused(f"The set file is too large (over {MAX_UPLOADED_SET_BYTES // 1000} kB); a set is a few kB.")
     try:  # strict: no NaN, no key twice, no 5,000-digit number; too deep a nesting is one line too
-        return checks.json_value(checks.read_file(resolved, SET_FILE_MAX_BYTES, "set file"), "The set file")
+        return checks.json_value(checks.read_file(resolved, MAX_UPLOADED_SET_BYTES, "set file"), "The set file")
     except UserFacingError as exc:
         raise refused(f"{exc} Use a set downloaded from this tab.") from None
 

@@ -42,7 +42,7 @@ def test_each_limit_is_assigned_in_its_one_home(name, home):
 
 
 def test_the_stricter_limits_are_stricter_and_the_page_uses_the_cores():
-    from pages import estimates, expand_sets
+    from pages import estimates
 
     assert 1 <= MAX_K_APP < MAX_K and MAX_UPLOADED_SET_BYTES < MAX_SET_FILE_BYTES
     for name, (low, high) in APP_SLIDER_RANGES.items():
@@ -51,7 +51,6 @@ def test_the_stricter_limits_are_stricter_and_the_page_uses_the_cores():
     # The page refuses at the core's numbers, whatever they are.
     assert estimates.estimate_line("iid", MAX_K_APP + 1, 4, {}, "cpu").startswith(f"K must be a whole number from 1 "
                                                                                   f"to {MAX_K_APP}")
-    assert expand_sets.SET_FILE_MAX_BYTES == MAX_UPLOADED_SET_BYTES
 
 
 def test_the_weights_rule_is_written_once():

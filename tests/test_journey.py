@@ -157,7 +157,7 @@ def test_9_the_json_holds_everything_to_rerun_and_loads_back(tmp_path):
      "config may hold only"),
     (json.dumps({"query": "a dog", "method": "iid", "config": {"lambda_div": "nan"}, "steps": [{"prompt": "a"}]}),
      "lambda_div"),
-    (b" " * (sets_page.SET_FILE_MAX_BYTES + 1), "too large"),
+    (b" " * (sets_page.MAX_UPLOADED_SET_BYTES + 1), "too large"),
 ])
 def test_9_a_bad_set_file_is_one_line_and_changes_nothing(tmp_path, content, message):
     path = _upload(tmp_path, content)

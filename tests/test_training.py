@@ -13,7 +13,7 @@ from dppgrpo_core.maths import rewards as core
 from dppgrpo_core.models.chat import build_messages
 from tests.fakes import HashingEmbedder
 from training import build_data, grpo, sft
-from training.common import run_cli
+from dppgrpo_core.cli import run_main
 from training.rewards import DPPRewards
 
 CONFIGS = Path(__file__).resolve().parent.parent / "training" / "configs"
@@ -182,7 +182,7 @@ def test_the_shipped_adapter_names_the_recipes_that_made_it():
 def test_a_bad_base_chain_is_one_line(tmp_path, capsys, files, message):
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    assert run_cli(grpo.main, ["--config", str(tmp_path / "a.yaml")]) == 2
+    assert run_main(grpo.main, ["--config", str(tmp_path / "a.yaml")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and "\n" not in err
 
@@ -199,7 +199,7 @@ def test_an_override_wins_over_its_base_and_a_flag_over_both(tmp_path):
 
 def test_reward_weights_are_refused_in_favour_of_lambda(dataset_dir, tmp_path, capsys):
     argv = ["--dataset_path", str(dataset_dir), "--output_dir", str(tmp_path / "o"), "--reward_weights", "0.5", "0.5"]
-    assert run_cli(grpo.main, argv) == 2
+    assert run_main(grpo.main, argv) == 2
     err = capsys.readouterr().err
     assert "lambda_div / lambda_rel, not reward_weights" in err and err.count("\n") == 1
 
@@ -215,15 +215,15 @@ def test_reward_weights_are_refused_in_favour_of_lambda(dataset_dir, tmp_path, c
 def test_malformed_config_gives_one_line_and_status_2(tmp_path, capsys, yaml_text, message):
     config = tmp_path / "bad.yaml"
     config.write_text(yaml_text)
-    assert run_cli(grpo.main, ["--config", str(config)]) == 2
+    assert run_main(grpo.main, ["--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and "\n" not in err
 
 
 def test_bad_flag_and_missing_file_give_one_line(tmp_path, capsys):
-    assert run_cli(sft.main, ["--config", str(tmp_path / "missing.yaml")]) == 2
+    assert run_main(sft.main, ["--config", str(tmp_path / "missing.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert run_cli(sft.main, ["--learning_rate", "abc"]) == 2
+    assert run_main(sft.main, ["--learning_rate", "abc"]) == 2
     err = capsys.readouterr().err.strip()
     assert "learning_rate" in err and "\n" not in err
 
@@ -242,7 +242,7 @@ def sft_adapter(tiny_policy_dir, dataset_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("sft")
     argv = ["--config", str(CONFIGS / "sft_compose_cpu.yaml"), *tiny_flags(tiny_policy_dir, dataset_dir, out),
             "--per_device_train_batch_size", "2", "--max_length", "192", "--max_previous", "2"]
-    assert run_cli(sft.main, argv) == 0
+    assert run_main(sft.main, argv) == 0
     return out
 
 
@@ -268,7 +268,7 @@ def test_sft_continues_an_earlier_adapter_instead_of_starting_a_new_one(sft_adap
     argv = ["--config", str(CONFIGS / "sft_compose_cpu.yaml"), *tiny_flags(tiny_policy_dir, dataset_dir, out),
             "--per_device_train_batch_size", "2", "--max_length", "192", "--max_previous", "2",
             "--init_adapter", str(sft_adapter), "--max_steps", "1"]
-    assert run_cli(sft.main, argv) == 0
+    assert run_main(sft.main, argv) == 0
     before, after = lora_weights(sft_adapter), lora_weights(out)
     assert before.keys() == after.keys()  # the same LoRA, one more step
     assert any(not torch.equal(before[k], after[k]) for k in before)
@@ -279,7 +279,7 @@ def test_sft_continues_an_earlier_adapter_instead_of_starting_a_new_one(sft_adap
 
 def test_sft_refuses_an_init_adapter_that_is_not_a_lora_folder(tmp_path, dataset_dir, tiny_policy_dir, capsys):
     argv = [*tiny_flags(tiny_policy_dir, dataset_dir, tmp_path / "out"), "--init_adapter", str(tmp_path)]
-    assert run_cli(sft.main, argv) == 2
+    assert run_main(sft.main, argv) == 2
     assert "is not a LoRA folder" in capsys.readouterr().err
 
 
@@ -291,7 +291,7 @@ def test_grpo_two_steps_continue_the_sft_adapter_and_log_each_reward(sft_adapter
     argv = ["--config", str(CONFIGS / "grpo_smoke.yaml"), *tiny_flags(tiny_policy_dir, dataset_dir, out),
             "--init_adapter", str(sft_adapter), "--per_device_train_batch_size", "4", "--num_generations", "2",
             "--max_completion_length", "8", "--contexts_per_query", "2", "--lambda_div", "0.7", "--lambda_rel", "0.3"]
-    assert run_cli(grpo.main, argv) == 0
+    assert run_main(grpo.main, argv) == 0
     before, after = lora_weights(sft_adapter), lora_weights(out)
     assert before.keys() == after.keys()  # the same adapter, continued
     assert any(not torch.equal(before[k], after[k]) for k in before)
@@ -305,7 +305,7 @@ def test_grpo_two_steps_continue_the_sft_adapter_and_log_each_reward(sft_adapter
 
     # Resume from the latest checkpoint: only step 3 runs, the history continues.
     argv = [a if a != "2" or argv[i - 1] != "--max_steps" else "3" for i, a in enumerate(argv)]
-    assert run_cli(grpo.main, [*argv, "--resume_from_checkpoint", "true"]) == 0
+    assert run_main(grpo.main, [*argv, "--resume_from_checkpoint", "true"]) == 0
     resumed = json.loads((out / "log_history.json").read_text())
     assert [h["step"] for h in resumed if "rewards/dpp_gain/mean" in h] == [1, 2, 3]
     assert json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())["global_step"] == 3

@@ -24,6 +24,7 @@ import yaml
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core.expand.config import check_weights
 
 MAX_CONFIG_BYTES = 1_000_000  # a recipe is a few dozen lines
 MAX_BASES = 8  # recipes on recipes: a longer chain is a mistake (or a cycle)
@@ -233,7 +234,7 @@ def check_data_and_rewards(data: DataArguments, rewards: RewardArguments | None 
         )
     if data.max_previous < 0 or data.contexts_per_query < 1:
         raise UserFacingError("max_previous must be ≥ 0 and contexts_per_query ≥ 1")
-    if rewards is not None and rewards.lambda_div + rewards.lambda_rel == 0:  # ranges: check_numbers, at parsing
-        raise UserFacingError("lambda_div and lambda_rel cannot both be 0")
+    if rewards is not None:  # ranges: check_numbers, at parsing; the rule between them has one home
+        check_weights(rewards.lambda_div, rewards.lambda_rel)
     if adapter is not None and adapter.init_adapter and not (Path(adapter.init_adapter) / "adapter_config.json").is_file():
         raise UserFacingError(f"init_adapter {adapter.init_adapter} is not a LoRA folder (no adapter_config.json)")

@@ -23,7 +23,7 @@ SYSTEM_PROMPT = (
     f"{WRITING['words'][1]} words that describes {WRITING['covers']}. Keep {WRITING['keeps']}. Avoid "
     f"{WRITING['avoid']}. Reply with the prompt only.")
 
-MAX_PROMPT_CHARS = 900  # a cleaned prompt is cut at a word boundary below this (a rich 100-word prompt fits)
+MAX_CLEANED_CHARS = 900  # a cleaned prompt is cut at a word boundary below this (a rich 100-word prompt fits)
 
 # The anchors' instruction (Wan2.1's prompt extender, LTX-Video's enhancer, HunyuanVideo's rewriter, in one
 # paragraph): one rich description per call, none set-aware. The `extend` method's peer baseline.
@@ -68,7 +68,7 @@ def build_extend_messages(query: str) -> list[dict]:
     return [{"role": "system", "content": EXTEND_SYSTEM_PROMPT}, {"role": "user", "content": query.strip()}]
 
 
-def clean_prompt(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str:
+def clean_prompt(text: str, max_chars: int = MAX_CLEANED_CHARS) -> str:
     """Strip chat tokens, numbering, labels such as "Prompt:", quotes and extra lines; bound the length."""
     text = _CHAT_TOKENS.sub(" ", text or "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
