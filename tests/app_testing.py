@@ -44,8 +44,9 @@ def launch_app(settings, port: int | None = None, **kwargs):
 
 
 @contextlib.contextmanager
-def chromium_page(viewport=(1280, 1600)):
-    """A Playwright page in Debian's headless Chromium; skips the test when Chromium is not installed."""
+def chromium():
+    """Debian's headless Chromium under Playwright, for as long as the block lasts; skips the test when Chromium is
+    not installed. A module's walks share one (`walk_helpers.browser`): starting it costs seconds on a busy CPU."""
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (make test installs it)")
     from playwright.sync_api import sync_playwright
@@ -53,6 +54,21 @@ def chromium_page(viewport=(1280, 1600)):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+            yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def chromium_page(viewport=(1280, 1600), browser=None):
+    """A Playwright page in a fresh browser context (its own storage, as a new visitor's): of `browser` when given
+    (a module's shared Chromium), else of a Chromium started for this page alone."""
+    if browser is None:
+        with chromium() as own, chromium_page(viewport, own) as page:
+            yield page
+        return
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

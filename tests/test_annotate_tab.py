@@ -14,7 +14,7 @@ from gradio_client import Client
 
 from dppgrpo_core.settings import Settings
 from dppgrpo_core.study.store import AnnotationStore
-from tests.app_testing import CHROMIUM, CHROMIUM_ARGS
+from tests.app_testing import CHROMIUM, CHROMIUM_ARGS, chromium, chromium_page
 from tests.app_testing import launch_app as launch
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -188,6 +188,26 @@ def test_browser_completes_one_item_with_videos(tmp_path):
     assert row["comment"] == "the blue one is dark" and row["seconds"] > 0
     assert (ARTIFACTS / "annotate_tab.png").stat().st_size > 10_000
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.mark.browser
+def test_with_sign_in_only_the_admins_pages_hold_the_set_up_and_the_dashboard(auth_app):
+    """Issue 25, 10: hidden from others by the server (their page has no such element), not by a script."""
+    from playwright.sync_api import expect
+
+    _, url = auth_app
+    with chromium() as browser:
+        for user, lead in (("alice", False), ("lead", True)):
+            with chromium_page((1280, 900), browser) as page:
+                page.request.post(url + "login", form={"username": user, "password": dict(USERS)[user]})
+                page.goto(url)
+                open_tab(page, "Annotate")
+                expect(page.get_by_label("Annotator id")).to_have_value(user)  # the page-load event has run
+                expect(page.get_by_role("button", name="Study set-up")).to_have_count(1 if lead else 0)
+                page.get_by_role("tab", name="Results").click()
+                expect(page.get_by_role("button", name="Load results")).to_be_visible()
+                for element in (page.locator("#study-dashboard"), page.get_by_role("button", name="Save targets")):
+                    expect(element).to_have_count(1 if lead else 0)
 
 
 # ----- study set-up handlers, called directly (they are not exposed to the API) -----

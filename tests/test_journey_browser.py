@@ -3,7 +3,7 @@ problems may appear (each check names its number). Issue 16's walk (refusals wit
 set, edited prompts kept, a reload) is part of it. The handlers are tested one by one in test_second_pass*.py."""
 
 import json
-import time
+import threading
 
 import pytest
 
@@ -12,8 +12,9 @@ from pages import expand_run
 from pages.activity import ACTIVITY
 from pages.expand_view import GAIN_AXIS_TITLE
 from tests.app_testing import free_port, launch_app
-from tests.walk_helpers import (  # noqa: F401 - walk_app and shots are fixtures
+from tests.walk_helpers import (  # noqa: F401 - browser, walk_app and shots are fixtures
     WIDTHS,
+    browser,
     choose,
     chromium_page,
     clips_per_row,
@@ -37,12 +38,12 @@ def _expand(p, expect, k, text):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", list(WIDTHS))
-def test_the_creator_walk(walk_app, shots, width, tmp_path):
+def test_the_creator_walk(walk_app, browser, shots, width, tmp_path):
     from playwright.sync_api import expect
 
     settings, url = walk_app
     desktop, query = width == "desktop", QUERIES[width]
-    with chromium_page(viewport=WIDTHS[width]) as p:
+    with chromium_page(WIDTHS[width], browser) as p:
         p.goto(url)
         p.locator("#expand-prompt textarea").wait_for()
         # 8: every tab in view, none behind a menu; 10: status lines are live regions.
@@ -73,8 +74,8 @@ def test_the_creator_walk(walk_app, shots, width, tmp_path):
             p.locator("#expand-prompt textarea").fill(query)
             expect(p.locator("#expand-estimate")).to_contain_text(f"K must be a whole number from 1 to 20, got {k}")
             p.locator("#expand-prompt textarea").press("Enter")
+            # The refusal comes from the run's validator, so once it shows, the event is over: nothing ran.
             expect(p.locator("#expand-k")).to_contain_text("K must be a whole number", timeout=30_000)
-            time.sleep(0.5)
             assert p.locator("#expand-status").inner_text().strip() == "" and no_error_badges(p)
         assert p.locator("#expand-k input").input_value() == "100"  # kept as typed, never clamped
 
@@ -145,55 +146,66 @@ def test_the_creator_walk(walk_app, shots, width, tmp_path):
             assert p.locator(".dpp-grid video").count() == 3
 
 
-def _slow_policy(query, k, method, seed, settings=None, config=None):
-    """A policy run that takes its time (no model): what another user's dpp-grpo run looks like to the queue."""
+RELEASE = threading.Event()  # the policy runs of the queue test go on until the test lets them end
+
+
+def _held_policy(query, k, method, seed, settings=None, config=None):
+    """A policy run with no model that goes on until RELEASE is set (a minute at most): what another user's
+    dpp-grpo run looks like to the queue, held as long as the test needs it, whatever the machine's load."""
     import torch
 
     for i in range(1, k + 1):
-        time.sleep(1.5)
+        if i > 1:
+            RELEASE.wait(60)
         vector = torch.nn.functional.normalize(torch.eye(32)[i - 1] + 0.1, dim=0)
         yield StepRecord(index=i, prompt=f"{query}, take {i}", gain=0.5, relevance=0.9, reward=0.7, log_det=0.5 * i,
                          generate_s=1.5, score_s=0.0, embedding=vector)
 
 
 @pytest.mark.browser
-def test_1_and_6_a_request_beside_another_users_policy_run_says_why_and_stops(walk_app, monkeypatch):
+def test_1_and_6_a_request_beside_another_users_policy_run_says_why_and_stops(walk_app, browser, monkeypatch):
     from gradio_client import Client
     from playwright.sync_api import expect
 
     settings, url = walk_app
-    monkeypatch.setattr(expand_run, "expand", _slow_policy)
+    monkeypatch.setattr(expand_run, "expand", _held_policy)
+    RELEASE.clear()
     other = Client(url, verbose=False).submit(QUERY, 20, "dpp-grpo", 0, 0.5, 0.5, "packaged:SmolLM2-135M-Instruct",
-                                              0.8, 4, api_name="/expand")  # 30 s: long enough to meet
-    next(iter(other))  # the other user's run has started
-    with chromium_page(viewport=WIDTHS["desktop"]) as p:
-        p.goto(url)
-        p.locator("#expand-prompt textarea").fill(QUERY)
-        p.locator("#expand-k input").fill("12")  # 18 s: still waiting or running when Stop is pressed
-        choose(p, "Method", "dpp-grpo")
-        p.locator("#expand-run").click()
-        # 6: Enter during one's own run is not dropped silently: the line says why nothing new starts.
-        expect(p.locator("#expand-run")).to_have_text("Running…")
-        time.sleep(1.5)
-        p.locator("#expand-prompt textarea").press("Enter")
-        expect(p.locator("#expand-queue")).to_contain_text("already queued or running", timeout=10_000)
-        # Queued behind it (one slot), or beside it taking turns (an engine shared call by call): either way why.
-        expect(p.locator("#expand-queue")).to_contain_text("another user's policy run (dpp-grpo, K = 20)",
-                                                            timeout=20_000)
-        p.locator("#expand-stop").click()
-        expect(p.locator("#expand-queue")).to_contain_text("⏹", timeout=10_000)
-        expect(p.locator("#expand-stop")).to_be_hidden()
-    other.cancel()
+                                              0.8, 4, api_name="/expand")
+    try:
+        next(iter(other))  # the other user's run has started, and goes on until RELEASE
+        with chromium_page(WIDTHS["desktop"], browser) as p:
+            p.goto(url)
+            p.locator("#expand-prompt textarea").fill(QUERY)
+            p.locator("#expand-k input").fill("12")
+            choose(p, "Method", "dpp-grpo")
+            p.locator("#expand-run").click()
+            expect(p.locator("#expand-run")).to_have_text("Running…")
+            # 1: running beside it, taking turns at the engine (or queued behind it): either way the line says why.
+            expect(p.locator("#expand-queue")).to_contain_text("another user's policy run (dpp-grpo, K = 20)",
+                                                                timeout=30_000)
+            # 6: Enter during one's own run is not dropped silently: the page says why nothing new starts (on the
+            # line under the buttons, or on the prompt when the click comes within a second of the run's start).
+            p.locator("#expand-prompt textarea").press("Enter")
+            said = p.locator("#expand-queue, #expand-prompt").filter(has_text="already queued or running")
+            expect(said.first).to_be_visible(timeout=10_000)
+            p.locator("#expand-stop").click()
+            expect(p.locator("#expand-queue")).to_contain_text("⏹", timeout=10_000)
+            expect(p.locator("#expand-stop")).to_be_hidden()
+            expect(p.locator("#expand-run")).to_have_text("Expand")
+    finally:
+        RELEASE.set()
+        other.result(timeout=60)  # the other user's run ends: the next walk finds the server idle
 
 
 @pytest.mark.browser
-def test_5_a_kept_set_survives_a_server_restart(tmp_path):
+def test_5_a_kept_set_survives_a_server_restart(browser, tmp_path):
     from playwright.sync_api import expect
 
     settings, port = walk_settings(tmp_path), free_port()
     demo, url = launch_app(settings, port=port)
     try:
-        with chromium_page(viewport=WIDTHS["desktop"]) as p:
+        with chromium_page(WIDTHS["desktop"], browser) as p:
             p.goto(url)
             _expand(p, expect, 2, "✅ dpp-compose: 2 prompts")
             p.wait_for_function("localStorage.getItem('dppgrpo-last-set') !== null", timeout=10_000)

@@ -1,18 +1,20 @@
 """Issue 25's walk as a study lead, in headless Chromium: two grids rendered here become a pair from the page (3),
 rating and voting with the clips in a compact grid and the vote bar always in view, at desktop width and at 390 px
 (8), Results honest about small samples with the study dashboard on top (7 and the extra), the Benchmark tab on the
-shipped evaluation and a run started from the page (9), and the annotator link (10)."""
+shipped evaluation and a run started from the page (9), and the annotator page, which holds the annotation form
+alone (10)."""
 
 import time
 
 import pytest
 
-from dppgrpo_core.study.results import FAST_ANSWER_S
-from tests.walk_helpers import (  # noqa: F401 - walk_app and shots are fixtures
+from tests.walk_helpers import (  # noqa: F401 - browser, walk_app and shots are fixtures
     WIDTHS,
+    browser,
     choose,
     chromium_page,
     clips_per_row,
+    considered,
     in_view,
     no_error_badges,
     shot,
@@ -21,6 +23,8 @@ from tests.walk_helpers import (  # noqa: F401 - walk_app and shots are fixtures
 )
 
 QUERY = "a red kite over a windy beach"
+SET_UP = ("Study set-up", "Add current set to study", "Import manifest", "Pair these two grids", "Save targets",
+          "Load results", "Run a small benchmark here")  # the lead's controls: none on the annotator page
 
 
 def _expand_and_render(p, expect, method):
@@ -37,19 +41,31 @@ def _expand_and_render(p, expect, method):
     expect(p.locator("#render-status")).to_contain_text("3 of 3 videos", timeout=120_000)
 
 
-def _answer(p, expect, label, button):
-    time.sleep(FAST_ANSWER_S)  # a considered answer: one under 4 s counts in no result
+def _answer(p, label, button, shown_at):
     p.get_by_label(label).first.check()
+    considered(shown_at)
     p.get_by_role("button", name=button).click()
 
 
 @pytest.mark.browser
-def test_the_study_lead_walk(walk_app, shots):
+def test_the_study_lead_walk(walk_app, browser, shots):
     from playwright.sync_api import expect
 
     settings, url = walk_app
-    with chromium_page(viewport=WIDTHS["desktop"]) as p:
+    with chromium_page(WIDTHS["desktop"], browser) as p:
         p.goto(url)
+        # 9: the shipped evaluation, and a small run started here: it shows its progress and runs on (a child
+        # process) while the walk goes on in the other tabs.
+        p.get_by_role("tab", name="Benchmark").click()
+        expect(p.locator("#benchmark-curves .js-plotly-plot")).to_be_visible(timeout=30_000)
+        p.get_by_text("Run a small benchmark here").click()
+        p.get_by_label("Prompts (1 to 10)").fill("1")
+        p.get_by_label("K (2 to 8)").fill("2")
+        for method in ("composer", "dpp-compose"):
+            p.locator("#benchmark-run-panel").get_by_label(method, exact=True).uncheck()
+        p.locator("#benchmark-run").click()
+        expect(p.locator("#benchmark-run-status")).to_contain_text("⏳", timeout=30_000)
+
         # 3: two grids of one prompt rendered here, paired from the page.
         _expand_and_render(p, expect, "dpp-compose")
         _expand_and_render(p, expect, "original")
@@ -66,22 +82,25 @@ def test_the_study_lead_walk(walk_app, shots):
         p.get_by_label("Annotator id").fill("lead-walker")
         p.get_by_role("button", name="Start / resume").click()
         expect(p.locator("#study-top")).to_contain_text("Item 1 of 2", timeout=30_000)
+        shown_at = time.monotonic()
         p.wait_for_function("document.querySelectorAll('.study-clips video').length == 3", timeout=30_000)
         assert clips_per_row(p, ".study-clips video") == 3 and in_view(p, "#study-submit-bar")
         shot(p, shots, "desktop", "annotate")
         p.get_by_label("3: some variety").check()
-        _answer(p, expect, "4: most clips faithful", "Submit and next")
+        _answer(p, "4: most clips faithful", "Submit and next", shown_at)
         expect(p.locator("#study-top")).to_contain_text("Item 2 of 2", timeout=30_000)
+        shown_at = time.monotonic()
         p.get_by_label("1: near-identical clips").check()
-        _answer(p, expect, "5: every clip faithful", "Submit and next")
+        _answer(p, "5: every clip faithful", "Submit and next", shown_at)
         expect(p.locator("#study-top")).to_contain_text("All 2 items rated", timeout=30_000)
         p.get_by_label("Compare two sets (pairwise)").check()
         p.get_by_role("button", name="Start / resume").click()
         expect(p.locator("#study-top")).to_contain_text("Pair 1 of 1", timeout=30_000)
+        shown_at = time.monotonic()
         p.wait_for_function("document.querySelectorAll('#study-pair video').length == 6", timeout=30_000)
         assert in_view(p, "#study-vote-bar")
         shot(p, shots, "desktop", "annotate_pairwise")
-        _answer(p, expect, "A (left) is more diverse", "Vote and next")
+        _answer(p, "A (left) is more diverse", "Vote and next", shown_at)
         expect(p.locator("#study-reveal")).to_contain_text("A (left) was", timeout=30_000)
 
         # 7 and the dashboard: one item per method says it is too few for an interval; coverage and progress.
@@ -95,40 +114,31 @@ def test_the_study_lead_walk(walk_app, shots):
         assert "[1.00, 1.00]" not in p.locator("body").inner_text()
         shot(p, shots, "desktop", "results")
 
-        # 9: the shipped evaluation, and a small run started here with its progress.
+        # 9: the run started at the beginning ends, and the tab shows it.
         p.get_by_role("tab", name="Benchmark").click()
-        expect(p.locator("#benchmark-curves .js-plotly-plot")).to_be_visible(timeout=30_000)
-        p.get_by_text("Run a small benchmark here").click()
-        p.get_by_label("Prompts (1 to 10)").fill("1")
-        p.get_by_label("K (2 to 8)").fill("2")
-        for method in ("composer", "dpp-compose"):
-            p.locator("#benchmark-run-panel").get_by_label(method, exact=True).uncheck()
-        p.locator("#benchmark-run").click()
-        expect(p.locator("#benchmark-run-status")).to_contain_text("⏳", timeout=30_000)
         expect(p.locator("#benchmark-run-status")).to_contain_text("✅ Done: run", timeout=180_000)
         expect(p.locator("#benchmark-note")).to_contain_text("Showing page-", timeout=30_000)
         p.get_by_text("Run a small benchmark here").click()
         shot(p, shots, "desktop", "benchmark")
 
-        # 10: the annotator link shows the Annotate tab alone, without the set-up panel.
-        p.goto(url + "?view=annotate")
-        expect(p.get_by_label("Annotator id")).to_be_visible(timeout=30_000)
-        time.sleep(1)
-        assert [t.inner_text().strip() for t in p.get_by_role("tab").all() if t.is_visible()] == ["Annotate"]
-        assert p.get_by_text("Study set-up").count() == 0 or not p.get_by_text("Study set-up").is_visible()
-
 
 @pytest.mark.browser
-def test_the_study_at_phone_width(walk_app, shots):
-    """8: at 390 px a set of clips is a compact grid (three a row), the bars stay in view; runs after the lead's
-    walk, which made the items and the pair."""
+def test_the_annotator_page_at_phone_width(walk_app, browser, shots):
+    """10: the link a lead sends (`/annotate?annotator=...`) is a page of its own: the annotation form, with no
+    set-up control and no other tab anywhere in its DOM. 8: at 390 px a set of clips is a compact grid (three a row)
+    and the bars stay in view. Runs after the lead's walk, which made the items and the pair."""
     from playwright.sync_api import expect
 
     settings, url = walk_app
-    with chromium_page(viewport=WIDTHS["phone"]) as p:
-        p.goto(url)
-        p.get_by_role("tab", name="Annotate").click()
-        p.get_by_label("Annotator id").fill("phone-walker")
+    with chromium_page(WIDTHS["phone"], browser) as p:
+        p.goto(url + "annotate?annotator=phone-walker")
+        expect(p.locator("#study-top")).to_contain_text("The study has 2 items to rate and 1 pairs to compare. "
+                                                        "Press Start / resume", timeout=30_000)
+        expect(p.locator("#study-annotator input, #study-annotator textarea")).to_have_value("phone-walker")
+        expect(p.locator("#study-annotator input, #study-annotator textarea")).to_be_disabled()  # from the link
+        html = p.content()
+        assert not [label for label in SET_UP if label in html], [label for label in SET_UP if label in html]
+        assert p.get_by_role("tab").count() == 0 and p.locator("input[type=file]").count() == 0
         p.get_by_role("button", name="Start / resume").click()
         expect(p.locator("#study-top")).to_contain_text("Item 1 of 2", timeout=30_000)
         p.wait_for_function("document.querySelectorAll('.study-clips video').length == 3", timeout=30_000)
@@ -142,6 +152,10 @@ def test_the_study_at_phone_width(walk_app, shots):
         p.evaluate("window.scrollTo(0, document.body.scrollHeight / 3)")
         assert in_view(p, "#study-vote-bar")  # still there while scrolling through the clips
         shot(p, shots, "phone", "annotate_pairwise")
+        assert not [label for label in SET_UP if label in p.content()]  # nor after the events that followed
+
+        # The lead's own page at phone width: Results and Benchmark are tabs in view (8), not behind a menu.
+        p.goto(url)
         for tab, ready in (("Results", "#dashboard-coverage"), ("Benchmark", "#benchmark-curves")):
             p.get_by_role("tab", name=tab).click()
             if tab == "Results":

@@ -5,14 +5,15 @@ made a study item in one click, rated with clips that play in sync, then two pai
 import json
 import os
 import sys
+import time
 
 import pytest
 
 from dppgrpo_core.settings import Settings
 from dppgrpo_core.study import pairwise
-from dppgrpo_core.study.results import FAST_ANSWER_S
 from dppgrpo_core.study.store import AnnotationStore
 from tests.app_testing import ARTIFACTS, chromium_page, launch_app
+from tests.walk_helpers import considered
 
 QUERY = "a lighthouse on a cliff at dusk"
 SECRETS = ("method-alpha7", "method-beta9")  # appear nowhere else in the app: the page must not show them early
@@ -110,6 +111,7 @@ def test_the_study_journey_in_a_browser(tmp_path, capfd):
             p.get_by_label("Annotator id").fill("walker")
             p.get_by_role("button", name="Start / resume").click()
             expect(p.locator("#study-top")).to_contain_text("Item 1 of 2", timeout=30_000)
+            shown_at = time.monotonic()
             p.wait_for_function(IN_SYNC, timeout=30_000)
             sources = p.eval_on_selector_all(".study-clips video", "v => v.map(x => x.getAttribute('src'))")
             assert all("dppgrpo-blind" in s and SECRETS[0] not in s for s in sources)
@@ -130,15 +132,16 @@ def test_the_study_journey_in_a_browser(tmp_path, capfd):
             p.get_by_label("4: most clips faithful").check()
             p.evaluate("window.scrollTo(0, document.body.scrollHeight)")
             assert p.evaluate("document.getElementById('study-top').getBoundingClientRect().top") < 0
-            p.wait_for_timeout(FAST_ANSWER_S * 1000)  # a considered rating (a too-fast one counts nowhere)
+            considered(shown_at)  # a considered rating (a too-fast one counts nowhere)
             p.get_by_role("button", name="Submit and next").click()
             expect(p.locator("#study-top")).to_contain_text("Item 2 of 2", timeout=30_000)
+            shown_at = time.monotonic()
             p.wait_for_function("(() => { const t = document.getElementById('study-top').getBoundingClientRect().top;"
                                 " return t > -5 && t < 150; })()", timeout=10_000)
             p.wait_for_function(IN_SYNC, timeout=30_000)  # the next item's clips start together too
             p.get_by_label("1: near-identical clips").check()
             p.get_by_label("5: every clip faithful").check()
-            p.wait_for_timeout(FAST_ANSWER_S * 1000)  # a considered rating (a too-fast one counts nowhere)
+            considered(shown_at)
             p.get_by_role("button", name="Submit and next").click()
             expect(p.locator("#study-top")).to_contain_text("All 2 items rated", timeout=30_000)
             expect(p.locator("#study-top")).to_contain_text("Your last answer took")  # time per item, shown
@@ -147,6 +150,7 @@ def test_the_study_journey_in_a_browser(tmp_path, capfd):
             p.get_by_label("Compare two sets (pairwise)").check()
             p.get_by_role("button", name="Start / resume").click()
             expect(p.locator("#study-top")).to_contain_text("Pair 1 of 2", timeout=30_000)
+            shown_at = time.monotonic()
             for n in range(2):
                 # Blind until the vote: the whole page before the first; then the pair on screen (the line above
                 # it names the methods of the pair just voted on, as arena studies do).
@@ -155,9 +159,10 @@ def test_the_study_journey_in_a_browser(tmp_path, capfd):
                 expect(p.locator("#study-left")).to_be_visible()
                 p.get_by_label("A (left) is more diverse" if n == 0 else "Tie").check()
                 voted_on = p.locator("#study-pair").locator("blockquote").inner_text().strip()
-                p.wait_for_timeout(FAST_ANSWER_S * 1000)  # a considered vote: a too-fast one counts in no result
+                considered(shown_at)  # a considered vote: a too-fast one counts in no result
                 p.get_by_role("button", name="Vote and next").click()
                 expect(p.locator("#study-reveal")).to_contain_text(f"For “{voted_on}” you voted", timeout=30_000)
+                shown_at = time.monotonic()
                 revealed = p.locator("#study-reveal").inner_text()
                 assert all(secret in revealed for secret in SECRETS) and "A (left) was method" in revealed
                 if n == 0:

@@ -1,15 +1,18 @@
 """What the browser walks of issue 25 share: a command video model that writes a short clip in a blink, the two
-screen widths, one launched app per module, screenshots outside the repository, and small page checks."""
+screen widths, one launched app and one Chromium per module, screenshots outside the repository, and small page
+checks."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pytest
 
 from dppgrpo_core.settings import Settings
-from tests.app_testing import chromium_page, launch_app, screenshots_folder
+from dppgrpo_core.study.results import FAST_ANSWER_S
+from tests.app_testing import chromium, chromium_page, launch_app, screenshots_folder
 
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
 
@@ -46,6 +49,14 @@ def walk_app(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module's walks; each walk opens its page in a fresh context
+    (`chromium_page(viewport, browser)`), so no walk sees another's storage."""
+    with chromium() as shared:
+        yield shared
+
+
+@pytest.fixture(scope="module")
 def shots(tmp_path_factory):
     """The screenshots folder: $DPPGRPO_SCREENSHOTS (to refresh the README's) or a temporary one."""
     return screenshots_folder(tmp_path_factory)
@@ -75,11 +86,17 @@ def clips_per_row(page, selector: str) -> int:
     return sum(top == tops[0] for top in tops) if tops else 0
 
 
+def considered(shown_at: float) -> None:
+    """Let FAST_ANSWER_S pass since an item appeared (`time.monotonic()` then): a faster answer counts in no
+    result. The study's rule, not a wait for the page; whatever the walk checked meanwhile counts towards it."""
+    time.sleep(max(0.0, FAST_ANSWER_S + 0.2 - (time.monotonic() - shown_at)))
+
+
 def choose(page, label: str, option: str) -> None:
     """Pick `option` in the dropdown labelled `label`."""
     page.get_by_label(label, exact=True).click()
     page.get_by_role("option", name=option, exact=True).click()
 
 
-__all__ = ["WIDTHS", "chromium_page", "choose", "clips_per_row", "in_view", "no_error_badges", "shot", "shots",
+__all__ = ["WIDTHS", "browser", "chromium_page", "choose", "clips_per_row", "considered", "in_view", "no_error_badges", "shot", "shots",
            "walk_app", "walk_settings"]
