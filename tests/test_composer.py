@@ -7,7 +7,7 @@ import pytest
 from dppgrpo_core.expand import composer
 from dppgrpo_core.expand.composer import (
     AXES,
-    Frame,
+    ParsedQuery,
     compose,
     draw,
     palette,
@@ -21,12 +21,12 @@ QUERIES = ["a dog playing with a ball at the beach", "A storm trooper vacuuming 
 
 
 def q_text(query: str) -> str:
-    return Frame.of(query).query
+    return ParsedQuery.of(query).query
 
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_every_draw_keeps_q_verbatim_and_names_a_shot_or_camera(query):
-    frame, rng = Frame.of(query), random.Random(3)
+    frame, rng = ParsedQuery.of(query), random.Random(3)
     values = palette(frame)
     for _ in range(50):
         p = draw(frame, values, rng, {})
@@ -36,7 +36,7 @@ def test_every_draw_keeps_q_verbatim_and_names_a_shot_or_camera(query):
 
 
 def test_draws_are_seeded():
-    frame = Frame.of(QUERIES[0])
+    frame = ParsedQuery.of(QUERIES[0])
     values = palette(frame)
     first = [draw(frame, values, random.Random(7), {}) for _ in range(5)]
     again = [draw(frame, values, random.Random(7), {}) for _ in range(5)]
@@ -45,10 +45,10 @@ def test_draws_are_seeded():
 
 
 def test_axes_that_q_fixes_are_left_to_q():
-    night = Frame.of("two people dancing in a kitchen at night")
+    night = ParsedQuery.of("two people dancing in a kitchen at night")
     assert night.has_time and night.is_indoor and "time" not in night.open_axes()
     assert "weather" not in night.open_axes()
-    still = Frame.of(QUERIES[4])
+    still = ParsedQuery.of(QUERIES[4])
     assert set(palette(still)["camera"]) <= set(composer.STILL_CAMERAS)
     rng = random.Random(0)
     for _ in range(30):
@@ -57,7 +57,7 @@ def test_axes_that_q_fixes_are_left_to_q():
 
 
 def test_palette_ranks_scene_values_by_closeness_to_q():
-    frame = Frame.of(QUERIES[0])
+    frame = ParsedQuery.of(QUERIES[0])
     # A closeness that prefers values mentioning water: the kept settings are those.
     wet = palette(frame, lambda texts: [1.0 if any(w in t for w in ("wave", "water", "rain")) else 0.0 for t in texts])
     assert len(wet["setting"]) == composer.RANKED_AXES["setting"]
@@ -65,7 +65,7 @@ def test_palette_ranks_scene_values_by_closeness_to_q():
 
 
 def test_used_values_are_avoided_until_an_axis_runs_out():
-    frame = Frame.of(QUERIES[0])
+    frame = ParsedQuery.of(QUERIES[0])
     values = palette(frame)
     rng, used = random.Random(1), {}
     picks_seen = []
@@ -80,8 +80,8 @@ def test_used_values_are_avoided_until_an_axis_runs_out():
 
 
 def test_indoor_scenes_get_no_sky_and_outdoor_scenes_no_shelves():
-    kitchen = Frame.of("two people dancing in a kitchen at night")
-    meadow = Frame.of("a red barn nestled in a picturesque meadow")
+    kitchen = ParsedQuery.of("two people dancing in a kitchen at night")
+    meadow = ParsedQuery.of("a red barn nestled in a picturesque meadow")
     rng = random.Random(2)
     for _ in range(60):
         inside = draw(kitchen, palette(kitchen), rng, {})
@@ -91,22 +91,22 @@ def test_indoor_scenes_get_no_sky_and_outdoor_scenes_no_shelves():
 
 
 def test_a_clause_is_not_put_after_of():
-    frame = Frame.of("A person is reading book")
+    frame = ParsedQuery.of("A person is reading book")
     assert frame.subject_phrase() is None
     rng = random.Random(0)
     assert all(d.startswith("A person is reading book") for d in (draw(frame, palette(frame), rng, {}) for _ in range(30)))
-    assert Frame.of("a dog running on a beach").subject_phrase() == "a dog running on a beach"
+    assert ParsedQuery.of("a dog running on a beach").subject_phrase() == "a dog running on a beach"
 
 
 def test_a_night_scene_gets_no_sunlight():
-    frame = Frame.of("a red car driving through a rainy city at night")
+    frame = ParsedQuery.of("a red car driving through a rainy city at night")
     lights = palette(frame)["light"]
     assert lights and not any(w in v for v in lights for w in composer.DAYLIGHT_WORDS)
-    assert any("sun" in v for v in palette(Frame.of("a red car driving through a city"))["light"])
+    assert any("sun" in v for v in palette(ParsedQuery.of("a red car driving through a city"))["light"])
 
 
 def test_an_indoor_night_scene_gets_neither_sun_nor_golden_light():
-    lights = palette(Frame.of("two people dancing in a kitchen at night"))["light"]
+    lights = palette(ParsedQuery.of("two people dancing in a kitchen at night"))["light"]
     assert lights and not any(w in v for v in lights for w in composer.DAYLIGHT_WORDS + ("leaves",))
 
 
@@ -136,7 +136,7 @@ VBENCH_LIKE = [
 
 def composed(query: str, n: int, seed: int = 0) -> list[str]:
     """n draws for q over every value the palette offers (no ranking: the widest choice), as a set would take them."""
-    frame, rng, used = Frame.of(query), random.Random(f"{seed}:{query}"), {}
+    frame, rng, used = ParsedQuery.of(query), random.Random(f"{seed}:{query}"), {}
     values, out = palette(frame), []
     for _ in range(n):
         picks: dict = {}
@@ -163,14 +163,14 @@ def test_composed_prompts_contradict_neither_q_nor_themselves():
                                    "a skateboarder grinding a handrail in an empty parking garage"])
 def test_q_place_is_kept_even_without_a_preposition(query):
     # "… raking the beach": the beach is the place, so no café, canyon or frozen pond is added.
-    assert Frame.of(query).has_place
+    assert ParsedQuery.of(query).has_place
     for p in composed(query, 60):
         assert not [place for place in composer.PLACES if place in p.lower()], p
 
 
 def test_a_skateboarder_in_an_empty_parking_garage_gets_no_sky_no_scenery_and_no_crowd():
     query = "a skateboarder grinding a handrail in an empty parking garage"
-    assert Frame.of(query).place == "indoor"
+    assert ParsedQuery.of(query).place == "indoor"
     banned = composer.OUTDOOR_ONLY + composer.WEATHERS + composer.PLACES + (
         "driftwood", "hills", "leaves", "sun", "traffic", "crowd", "onlookers", "drone")
     for p in composed(query, 80):
@@ -181,7 +181,7 @@ def test_a_skateboarder_in_an_empty_parking_garage_gets_no_sky_no_scenery_and_no
                                    "The bund Shanghai, tilt up", "The bund Shanghai, with an intense shaking effect"])
 def test_q_camera_instruction_gets_no_second_camera_move(query):
     moves = composer.CAMERAS + composer.STILL_CAMERAS
-    assert "camera" not in Frame.of(query).open_axes()
+    assert "camera" not in ParsedQuery.of(query).open_axes()
     for p in composed(query, 40):
         assert not [m for m in moves if m.lower() in p.lower()], p
 
@@ -191,7 +191,7 @@ def test_q_camera_instruction_gets_no_second_camera_move(query):
     ("The bund Shanghai, in super slow motion", "motion", composer.MOTIONS),
     ("fireworks at night, time-lapse", "motion", composer.MOTIONS)])
 def test_q_lens_and_pace_are_left_to_q(query, axis, values):
-    assert axis not in Frame.of(query).open_axes()
+    assert axis not in ParsedQuery.of(query).open_axes()
     for p in composed(query, 30):
         assert not [v for v in values if v in p], p
 

@@ -22,7 +22,7 @@ def test_the_judge_recognises_every_shot_angle_camera_move_and_lens_a_generator_
 
 @pytest.mark.parametrize("axis", ["time", "weather", "light"])
 def test_the_composer_recognises_every_scene_value_a_generator_writes(axis):
-    # Frame.of reads these detectors to leave an axis to q: a prompt that already says "in the blue hour"
+    # ParsedQuery.of reads these detectors to leave an axis to q: a prompt that already says "in the blue hour"
     # or "a hazy heat shimmer" must not get a second time of day or weather.
     missed = [v for v in AXES[axis] + tuple(BUILDER[axis]) if not mentions(axis, v)]
     assert missed == []
@@ -92,11 +92,11 @@ def test_every_place_the_composer_writes_is_of_a_known_kind():
     ("an oven on the bottom of a toaster, front view", False), ("The bund Shanghai, in super slow motion", True),
     ("a keyboard", False), ("a dog, in cyberpunk style", False), ("a cat in the style of Ukiyo", False)])
 def test_q_names_a_place_with_or_without_a_preposition(query, place):
-    assert composer.Frame.of(query).has_place is place
+    assert composer.ParsedQuery.of(query).has_place is place
 
 
 def test_a_vase_of_flowers_gets_no_shot_that_needs_people():
-    frame = composer.Frame.of("a vase of flowers on a table")
+    frame = composer.ParsedQuery.of("a vase of flowers on a table")
     assert not frame.has_people
     assert not set(composer.palette(frame)["shot"]) & set(composer.PEOPLE_SHOTS)
 
@@ -181,7 +181,7 @@ def test_the_composer_writes_no_contradiction():
         f"{b.text}, {suffix}" for b, suffix in zip(architect.all_base_prompts()[::211], BUILDER["query_suffixes"])]
     rng = random.Random(0)
     for query in queries:
-        frame = composer.Frame.of(query)
+        frame = composer.ParsedQuery.of(query)
         values = composer.palette(frame)
         for _ in range(15):
             prompt = composer.draw(frame, values, rng, {})

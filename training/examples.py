@@ -100,7 +100,7 @@ def composed_set(query: str, k: int, seed: int = 0, closeness=None, n_axes: tupl
         >>> all("a red fox running on a beach" in p.lower() for p in s), len(set(s))
         (True, 3)
     """
-    frame = composer.Frame.of(query)
+    frame = composer.ParsedQuery.of(query)
     values = composer.palette(frame, closeness)
     rng, used, out = random.Random(f"{seed}:{query}"), {}, []
     for _ in range(50 * k):  # a repeat (rare: a small palette) is redrawn

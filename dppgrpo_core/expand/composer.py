@@ -1,13 +1,13 @@
 """Compose text-to-video prompts from q and cinematic axes: faithful by construction, seeded, offline.
 
     >>> import random
-    >>> frame = Frame.of("a dog playing with a ball at the beach")
+    >>> frame = ParsedQuery.of("a dog playing with a ball at the beach")
     >>> (frame.has_place, frame.place, frame.has_time, frame.has_weather)
     (True, 'outdoor', False, False)
     >>> p = compose(frame, palette(frame), random.Random(0), axes=("shot", "camera", "light"))
     >>> p.startswith("a dog playing with a ball at the beach") or "of a dog playing with a ball at the beach" in p
     True
-    >>> Frame.of("a man raking the beach").place, Frame.of("a skateboarder in an empty parking garage").place
+    >>> ParsedQuery.of("a man raking the beach").place, ParsedQuery.of("a skateboarder in an empty parking garage").place
     ('outdoor', 'indoor')
 
 Every prompt holds q word for word (its subject and action are kept by construction) plus a
@@ -65,7 +65,7 @@ def place_kind(text: str, default: str = "unknown") -> str:
 
 
 @dataclass(frozen=True)
-class Frame:
+class ParsedQuery:
     """q and what it already fixes; the axes it leaves open are the composer's to vary."""
 
     query: str
@@ -86,7 +86,7 @@ class Frame:
     place: str = ""  # q's place: "outdoor", "indoor", "skyless", "unknown" (a place of no known kind), "" (none)
 
     @classmethod
-    def of(cls, query: str) -> "Frame":
+    def of(cls, query: str) -> "ParsedQuery":
         q = re.sub(r"\s+", " ", query).strip().rstrip(".!;, ")
         # A place is stated ("on a pier") or named ("a man raking the beach", "supermarket").
         has_place = _PLACE.search(q) is not None or any(mentions(k, q) for k in ("skyless", "indoor", "outdoor"))
@@ -119,7 +119,7 @@ class Frame:
         return (first.lower() + rest) if self.query.split()[0] in ("A", "An", "The") else self.query
 
 
-def palette(frame: Frame, closeness=None) -> dict[str, tuple[str, ...]]:
+def palette(frame: ParsedQuery, closeness=None) -> dict[str, tuple[str, ...]]:
     """The values each open axis may take for this q.
 
     `closeness(texts) -> list of float` scores scene values against q (the expansion passes
@@ -147,7 +147,7 @@ def palette(frame: Frame, closeness=None) -> dict[str, tuple[str, ...]]:
     return {axis: values[axis] for axis in frame.open_axes()}
 
 
-def _fits(value: str, axis: str, frame: Frame, pick: dict, kind: str | None, said, query_said) -> bool:
+def _fits(value: str, axis: str, frame: ParsedQuery, pick: dict, kind: str | None, said, query_said) -> bool:
     """Whether `value` can join q and the values picked so far (`said`: the coherence sides they say)."""
     if kind and value in NOT_IN[kind]:
         return False
@@ -166,7 +166,7 @@ def _sentence(text: str) -> str:
     return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def compose(frame: Frame, values: dict, rng: random.Random, axes: tuple[str, ...], used: dict | None = None,
+def compose(frame: ParsedQuery, values: dict, rng: random.Random, axes: tuple[str, ...], used: dict | None = None,
             picks: dict | None = None) -> str:
     """One prompt: q verbatim plus one value from `values` on each of `axes`, in one of several sentence shapes.
 
@@ -207,7 +207,7 @@ def compose(frame: Frame, values: dict, rng: random.Random, axes: tuple[str, ...
     return " ".join(_sentence(p) for p in parts if p and p.strip())
 
 
-def draw(frame: Frame, values: dict, rng: random.Random, used: dict, n_axes: tuple[int, int] = (5, 7),
+def draw(frame: ParsedQuery, values: dict, rng: random.Random, used: dict, n_axes: tuple[int, int] = (5, 7),
          picks: dict | None = None) -> str:
     """A random candidate: a shot or a camera move (unless q names its own), then other open axes, unused values
     first; every value coherent with q and with the others (`vocabulary.contradictions` finds nothing)."""
@@ -239,7 +239,7 @@ def reuse(picks: dict, used: dict) -> int:
     return sum(value in used.get(axis, ()) for axis, value in picks.items())
 
 
-def setting_options(frame: Frame) -> tuple[str, ...]:
+def setting_options(frame: ParsedQuery) -> tuple[str, ...]:
     """Places when q names none, else details of q's place that fit its kind (the caller ranks them by closeness
     to q): q's place is never moved, a beach gets no café."""
     if not frame.place:

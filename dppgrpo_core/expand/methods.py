@@ -150,7 +150,7 @@ def method_dpp_compose(run: ExpandRun) -> Iterator[Choice]:
     against the growing set are then cheap updates, so K = 8 costs about one embedding call.
     """
     start = time.perf_counter()
-    frame = composer.Frame.of(run.query)
+    frame = composer.ParsedQuery.of(run.query)
     values = composer.palette(frame, run.scorer.closeness)
     rng = random.Random(run.step_seed(0))
     picks = [{} for _ in range(run.config.compose_candidates * run.k)]
