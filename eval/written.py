@@ -49,3 +49,61 @@ def recurring_phrase(prompts: list[str], query: str, n: int = 4) -> tuple[str, i
 def _ngrams(text: str, n: int) -> list[str]:
     words = _WORD.findall(text.lower())
     return [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+
+# ---------------------------------------------------------------- the architect's sets against dpp-compose
+
+
+def compare_dataset(dataset: str, n: int, seed: int = 0, settings=None, judge_encode=None, embedder=None) -> str:
+    """A markdown table: the written dataset's R_q (the student's teacher) against dpp-compose's sets for the
+    same first `n` base prompts, scored as `eval.set_quality` scores a method's sets (both embedders)."""
+    from dppgrpo_core.expand import run_expansion
+    from dppgrpo_core.models.embedder import embed, load_embedder
+    from dppgrpo_core.settings import Settings
+
+    from .judge_model import load_judge
+    from .set_quality import score_set, summarise
+
+    settings = settings or Settings()
+    embedder = embedder or load_embedder(settings=settings)
+    if judge_encode is None:
+        judge = load_judge(settings, None)
+        judge_encode = lambda texts: embed(texts, judge).numpy()  # noqa: E731
+    encoders = {"minilm": lambda texts: embed(texts, embedder).numpy(), "mpnet": judge_encode}
+    import pandas as pd  # the dataset's own format (training.build_data.write_dataset); eval does not import training
+
+    frame = pd.read_parquet(f"{dataset}/train.parquet").head(n)
+    rows = [{"query": q, "variants": list(v)} for q, v in zip(frame["query"], frame["variants"])]
+    sets = {"written (teacher R_q)": [r["variants"] for r in rows],
+            "dpp-compose": [[s["prompt"] for s in run_expansion(r["query"], len(r["variants"]), "dpp-compose", seed,
+                                                                settings=settings, embedder=embedder)["steps"]]
+                            for r in rows]}
+    lines = ["| sets | words | keeps % | coherent % | Vendi faithful MiniLM / mpnet | content Vendi faithful MiniLM / "
+             "mpnet | most prompts sharing a 4-word phrase |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, prompt_sets in sets.items():
+        scored = [{**score_set(r["query"], prompts, encoders), "seconds": 0.0} for r, prompts in zip(rows, prompt_sets)]
+        s = summarise(scored, list(encoders))
+        lines.append(f"| {name} | {s['words']:.0f} | {s['keeps_pct']:.0f} | {s['coherent_pct']:.0f} | "
+                     f"{s['vendi_minilm_faithful']:.2f} / {s['vendi_mpnet_faithful']:.2f} | "
+                     f"{s['vendi_minilm_content']:.2f} / {s['vendi_mpnet_content']:.2f} | "
+                     f"{s['phrase_repeats_max']} of {len(prompt_sets[0])} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    """`python -m eval.written --dataset data/written --n 20`: the table above, on stdout (exit 2: one line)."""
+    from dppgrpo_core.cli import ArgumentParser, run_main, whole
+
+    def _main(argv) -> int:
+        parser = ArgumentParser(prog="python -m eval.written", description=compare_dataset.__doc__.split(":")[0])
+        parser.add_argument("--dataset", required=True, help="a folder of training.write_data (or build_data)")
+        parser.add_argument("--n", type=whole(1, 10_000), default=20, help="base prompts, from the first")
+        args = parser.parse_args(argv)
+        print(compare_dataset(args.dataset, args.n))
+        return 0
+
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

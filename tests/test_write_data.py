@@ -108,3 +108,19 @@ def test_the_command_refuses_bad_input_in_one_line(capsys):
     assert wd.main(["--out", "/tmp/x", "--k", "8", "--candidates", "4"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--candidates" in err[0]
+
+
+def test_the_written_sets_are_compared_with_dpp_compose_on_the_same_base_prompts(tmp_path, embedder):
+    from eval.written import compare_dataset
+    from training.build_data import write_dataset
+
+    rows, stats = wd.build(2, seed=5, out=tmp_path, policy=PlanRealiser(), k=3, n_candidates=4, vbench=[],
+                           progress=False, embedder=embedder)
+    for row in rows:
+        row["split"] = "train"
+    write_dataset(rows, stats, "card", tmp_path)
+    table = compare_dataset(str(tmp_path), 2, embedder=embedder,
+                            judge_encode=lambda texts: embedder.encode(texts, normalize_embeddings=True))
+    written, compose = [line.split("|")[2].strip() for line in table.splitlines()[2:4]]
+    assert table.splitlines()[2].startswith("| written") and table.splitlines()[3].startswith("| dpp-compose")
+    assert int(written) >= WRITING["words"][0] and int(compose) > 0  # rich teacher prompts, within the rules

@@ -135,17 +135,7 @@ def build(n_base: int, seed: int, k: int = 10, n_candidates: int = 40, test_frac
     return rows, stats
 
 
-CARD = """---
-configs:
-- config_name: default
-  data_files:
-  - split: train
-    path: train.parquet
-  - split: test
-    path: test.parquet
----
-
-# DPP-GRPO prompt variants (offline, seed {seed})
+CARD = """# DPP-GRPO prompt variants (offline, seed {seed})
 
 Base text-to-video prompts, each with {k} faithful and mutually diverse rewrites: the reference
 sets R_q for SFT and for the relevance reward of GRPO. Built offline with
@@ -188,8 +178,23 @@ same normalised text, or a MiniLM cosine ≥ {vbench_near}, were left out while 
 """
 
 
+# The card's YAML header: `datasets.load_dataset(OUT)` reads the two splits from it.
+CARD_HEADER = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: train.parquet
+  - split: test
+    path: test.parquet
+---
+
+"""
+
+
 def write_dataset(rows: list[dict], stats: dict, card: str, out: Path) -> None:
-    """OUT/train.parquet, OUT/test.parquet, OUT/stats.json and the card OUT/README.md (training.compose_data's too)."""
+    """OUT/train.parquet, OUT/test.parquet, OUT/stats.json and the card OUT/README.md (CARD_HEADER + `card`), for
+    every builder (build_data, compose_data, write_data)."""
     from datasets import Dataset
 
     out.mkdir(parents=True, exist_ok=True)
@@ -199,7 +204,7 @@ def write_dataset(rows: list[dict], stats: dict, card: str, out: Path) -> None:
         data = Dataset.from_list(part) if part else Dataset.from_dict({"query": [], "variants": [], "split": []})
         data.to_parquet(str(out / f"{split}.parquet"))
     (out / "stats.json").write_text(json.dumps(stats, indent=2))
-    (out / "README.md").write_text(card)
+    (out / "README.md").write_text(CARD_HEADER + card)
 
 
 def write(rows: list[dict], stats: dict, out: Path) -> None:

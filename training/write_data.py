@@ -220,17 +220,7 @@ def rows_and_stats(records: list[dict], kept: list[dict], seed: int, k: int, n_c
     return rows, stats
 
 
-CARD = """---
-configs:
-- config_name: default
-  data_files:
-  - split: train
-    path: train.parquet
-  - split: test
-    path: test.parquet
----
-
-# DPP-GRPO written prompt sets (seed {seed})
+CARD = """# DPP-GRPO written prompt sets (seed {seed})
 
 Base text-to-video prompts, each with {k} rich, faithful, coherent and mutually diverse rewrites (R_q), written
 by an architect language model ({architect}) from plans that spread the subject's look, the manner of its motion,
