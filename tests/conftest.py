@@ -35,3 +35,10 @@ def tiny_policy_dir(tmp_path_factory):
     LlamaForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_policy_cache(tmp_path_factory):
+    """One cache folder for the tests that load `tiny_policy_dir` on ctranslate2: the tiny policy is converted
+    into it on first use and reused by every later load (a test that counts conversions keeps its own folder)."""
+    return tmp_path_factory.mktemp("tiny-policy-cache")

@@ -1,9 +1,11 @@
 """Policy engines: the engine choice and its fallback, the ctranslate2 conversion cache, seeded sets per engine,
 and the fair turns that let several users share one local engine."""
 
+import dataclasses
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +24,11 @@ def _settings(tmp_path, engine):
     return Settings(device="cpu", engine=engine, cache_dir=str(tmp_path / "cache"))
 
 
+def _shared(tiny_policy_cache, engine):
+    """Settings on the session's shared cache: the tiny policy's ctranslate2 conversion is made once there."""
+    return Settings(device="cpu", engine=engine, cache_dir=str(tiny_policy_cache))
+
+
 def _lora(tiny_policy_dir, folder, seed):
     import torch
     from peft import LoraConfig, get_peft_model
@@ -34,8 +41,8 @@ def _lora(tiny_policy_dir, folder, seed):
     return str(folder)
 
 
-def _converted(tmp_path):
-    return sorted(p.name for p in (tmp_path / "cache" / "policies").glob("ct2-*"))
+def _converted(cache):
+    return sorted(p.name for p in (cache / "policies").glob("ct2-*"))
 
 
 def test_auto_without_ctranslate2_falls_back_to_transformers(tiny_policy_dir, tmp_path, monkeypatch):
@@ -47,32 +54,35 @@ def test_auto_without_ctranslate2_falls_back_to_transformers(tiny_policy_dir, tm
         load_policy(str(tiny_policy_dir), settings=_settings(tmp_path / "b", "ctranslate2"))
 
 
-def test_auto_prefers_ctranslate2_and_an_unknown_engine_is_refused(tiny_policy_dir, tmp_path):
-    assert load_policy(str(tiny_policy_dir), settings=_settings(tmp_path, "auto")).engine == "ctranslate2"
+def test_auto_prefers_ctranslate2_and_an_unknown_engine_is_refused(tiny_policy_dir, tiny_policy_cache):
+    assert load_policy(str(tiny_policy_dir), settings=_shared(tiny_policy_cache, "auto")).engine == "ctranslate2"
     with pytest.raises(UserFacingError, match="Unknown engine 'vllm-local'"):
-        load_policy(str(tiny_policy_dir), settings=_settings(tmp_path, "vllm-local"))
+        load_policy(str(tiny_policy_dir), settings=_shared(tiny_policy_cache, "vllm-local"))
 
 
-def test_conversion_is_cached_and_redone_for_a_new_adapter(tiny_policy_dir, tmp_path, monkeypatch):
-    settings = _settings(tmp_path, "ctranslate2")
-    load_policy(str(tiny_policy_dir), settings=settings)
-    first = _converted(tmp_path)
+def test_conversion_is_cached_and_redone_for_a_new_adapter(tiny_policy_dir, tiny_policy_cache, tmp_path, monkeypatch):
+    # On the shared cache (the base may be converted there already): every count is relative to what it held.
+    settings = _shared(tiny_policy_cache, "ctranslate2")
+    base = load_policy(str(tiny_policy_dir), settings=settings)
+    first = _converted(tiny_policy_cache)
+    assert Path(base.folder).name in first
     monkeypatch.setattr(policy_module, "_LOADED", type(policy_module._LOADED)())  # a new process, same cache
-    load_policy(str(tiny_policy_dir), settings=settings)
-    assert _converted(tmp_path) == first and len(first) == 1
+    again = load_policy(str(tiny_policy_dir), settings=settings)
+    assert _converted(tiny_policy_cache) == first and again.folder == base.folder
 
     adapter = tmp_path / "adapter"
     _lora(tiny_policy_dir, adapter, seed=1)
     tuned = load_policy(str(tiny_policy_dir), adapter=str(adapter), settings=settings)
-    assert len(_converted(tmp_path)) == 2
+    assert _converted(tiny_policy_cache) == sorted([*first, Path(tuned.folder).name])  # one new conversion
     _lora(tiny_policy_dir, adapter, seed=2)  # the same folder, retrained: new weights, a new conversion
     monkeypatch.setattr(policy_module, "_LOADED", type(policy_module._LOADED)())
     retrained = load_policy(str(tiny_policy_dir), adapter=str(adapter), settings=settings)
-    assert len(_converted(tmp_path)) == 3 and retrained.folder != tuned.folder
+    assert retrained.folder != tuned.folder
+    assert _converted(tiny_policy_cache) == sorted([*first, Path(tuned.folder).name, Path(retrained.folder).name])
 
 
-def test_ctranslate2_greedy_and_seeded_calls_repeat(tiny_policy_dir, tmp_path):
-    policy = load_policy(str(tiny_policy_dir), settings=_settings(tmp_path, "ctranslate2"))
+def test_ctranslate2_greedy_and_seeded_calls_repeat(tiny_policy_dir, tiny_policy_cache):
+    policy = load_policy(str(tiny_policy_dir), settings=_shared(tiny_policy_cache, "ctranslate2"))
     msgs = [build_messages("a dog at the beach", []), build_messages("a dog at the beach", ["A dog runs."])]
     a = policy.generate_raw(msgs, num_return_sequences=2, seed=3, max_new_tokens=8)
     b = policy.generate_raw(msgs, num_return_sequences=2, seed=3, max_new_tokens=8)
@@ -84,10 +94,12 @@ def test_ctranslate2_greedy_and_seeded_calls_repeat(tiny_policy_dir, tmp_path):
 
 @pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
 @pytest.mark.parametrize("method", ["dpp-grpo", "dpp-rerank", "iid"])
-def test_a_seed_fixes_a_set_on_each_engine(tiny_policy_dir, tmp_path, engine, method):
-    settings = _settings(tmp_path, engine)
+def test_a_seed_fixes_a_set_on_each_engine(tiny_policy_dir, tiny_policy_cache, engine, method):
+    settings = _shared(tiny_policy_cache, engine)
     policy = load_policy(str(tiny_policy_dir), settings=settings)
     assert policy.engine == engine
+    # Shorter replies (a copy: the loaded policy is shared): what a seed fixes does not depend on their length.
+    policy = dataclasses.replace(policy, gen_defaults={**policy.gen_defaults, "max_new_tokens": 16})
 
     def prompts(seed):
         result = run_expansion("a dog playing with a ball at the beach", 3, method, seed, settings=settings,

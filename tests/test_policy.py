@@ -55,8 +55,9 @@ def test_check_query():
         check_query("x" * 2001)
 
 
-def test_tiny_policy_is_deterministic_for_a_seed(tiny_policy_dir):
-    policy = load_policy(str(tiny_policy_dir), settings=Settings(device="cpu"))
+def test_tiny_policy_is_deterministic_for_a_seed(tiny_policy_dir, tiny_policy_cache):
+    # The shared cache: the tiny policy's conversion is reused, and nothing is written to the user's cache.
+    policy = load_policy(str(tiny_policy_dir), settings=Settings(device="cpu", cache_dir=str(tiny_policy_cache)))
     msgs = [build_messages("a dog at the beach", []), build_messages("a dog at the beach", ["A dog runs."])]
     a = policy.generate_raw(msgs, num_return_sequences=2, seed=3, max_new_tokens=8)
     b = policy.generate_raw(msgs, num_return_sequences=2, seed=3, max_new_tokens=8)
