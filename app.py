@@ -48,7 +48,7 @@ from dppgrpo_core.study.fields import check_annotator  # noqa: E402
 from pages import TABS  # noqa: E402
 from pages.annotate_page import add_page as add_annotator_page  # noqa: E402
 from pages.context import AppContext, browser_secret  # noqa: E402
-from pages.fields import check_inputs  # noqa: E402
+from pages.fields import check_fields  # noqa: E402
 from pages.layout import launch_options  # noqa: E402
 
 TITLE = "DPP-GRPO: diverse video prompt sets"
@@ -90,7 +90,7 @@ def build_app(settings: Settings | None = None, auth=None, admins=None, allow_cp
         gr.Navbar(visible=False)  # the annotator page is reached by its link only
     # /annotate: the annotation form alone, the page study leads send to annotators (no set-up, no other tab).
     add_annotator_page(demo, TITLE, settings, auth, admins)
-    check_inputs(demo)  # NaN, infinity or text in any numeric field: a gr.Error message, never a blank one
+    check_fields(demo)  # NaN, infinity or text in any numeric field: a gr.Error message, never a blank one
     demo.queue(default_concurrency_limit=4)
     return demo
 

@@ -10,7 +10,7 @@ same API) with those checks first:
     seed = Number(0, label="seed", precision=0, minimum=0)
 
 `app.build_app` gives every plain Number, Slider, Dataset (examples), Dropdown, Radio and Textbox of every
-tab these checks (`check_inputs`), so a tab built with the gr.* classes is covered too.
+tab these checks (`check_fields`), so a tab built with the gr.* classes is covered too.
 
 These are the values Gradio itself cannot take, with each component's own bounds; the rules of a request (an
 expansion's K, q, options and weights) are the core's (`dppgrpo_core.expand.check_inputs`), stated nowhere here.
@@ -124,7 +124,7 @@ CHECKED = {gr.Number: Number, gr.Slider: Slider, gr.Dataset: Dataset, gr.Dropdow
            gr.Textbox: Textbox}
 
 
-def check_inputs(demo: gr.Blocks) -> int:
+def check_fields(demo: gr.Blocks) -> int:
     """Make every plain gr.Number, gr.Slider, gr.Dataset, gr.Dropdown, gr.Radio and gr.Textbox of `demo` the
     checked class above (the same component otherwise), so no tab answers a bad API value with a blank or a 1 MB
     error; returns how many changed. A component updated by an event keeps its class, so it stays checked."""

@@ -17,7 +17,7 @@ import gradio as gr
 
 from dppgrpo_core import checks
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core.expand import METHODS, check_arguments, expand
+from dppgrpo_core.expand import METHODS, check_query, expand
 from dppgrpo_core.study import pairwise
 from pages.context import handler, is_admin, markdown_text, open_store, refused
 
@@ -111,7 +111,7 @@ def prompt_list(text) -> list[str]:
         raise UserFacingError("Type the prompts to pair, one per line.")
     if len(lines) > MAX_PAIR_PROMPTS:
         raise UserFacingError(f"At most {MAX_PAIR_PROMPTS} prompts at a time, got {len(lines)}.")
-    return [check_arguments(line, 1, "original") for line in lines]
+    return [check_query(line) for line in lines]
 
 
 @handler(uses_gpu=True)

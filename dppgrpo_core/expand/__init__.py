@@ -25,7 +25,6 @@ from dppgrpo_core.expand.config import (
 from dppgrpo_core.expand.methods import DEFAULT_METHOD, METHOD_NOTES, METHODS, POLICY_METHODS, ExpandRun
 from dppgrpo_core.expand.run import (
     ExpandRequest,
-    check_arguments,
     check_inputs,
     check_method,
     expand,
@@ -38,5 +37,5 @@ from dppgrpo_core.expand.scoring import Choice, SetScorer, StepRecord
 
 __all__ = ["APP_SLIDER_RANGES", "MAX_K", "MAX_K_APP", "MAX_SEED", "ExpandConfig", "check_k", "check_query", "check_weights",
            "DEFAULT_METHOD", "METHOD_NOTES", "METHODS", "POLICY_METHODS", "ExpandRun", "ExpandRequest",
-           "check_arguments", "check_inputs", "check_method", "expand", "format_table", "input_problems",
+           "check_inputs", "check_method", "expand", "format_table", "input_problems",
            "run_expansion", "set_json", "Choice", "SetScorer", "StepRecord"]

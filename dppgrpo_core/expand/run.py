@@ -106,11 +106,6 @@ def check_inputs(query, k, method=DEFAULT_METHOD, seed=0, *, config: ExpandConfi
                          ExpandConfig(**values))
 
 
-def check_arguments(query: str, k: int, method: str) -> str:
-    """q stripped, once q, K and the method are checked (`check_inputs`); kept for pages/study_pairs.py."""
-    return check_inputs(query, k, method).query
-
-
 def expand(
     query: str,
     k: int,
