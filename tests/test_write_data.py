@@ -124,3 +124,17 @@ def test_the_written_sets_are_compared_with_dpp_compose_on_the_same_base_prompts
     written, compose = [line.split("|")[2].strip() for line in table.splitlines()[2:4]]
     assert table.splitlines()[2].startswith("| written") and table.splitlines()[3].startswith("| dpp-compose")
     assert int(written) >= WRITING["words"][0] and int(compose) > 0  # rich teacher prompts, within the rules
+
+
+def test_shards_write_their_own_files_and_the_dataset_merges_them(tmp_path, embedder):
+    kwargs = dict(seed=3, k=3, n_candidates=4, vbench=[], progress=False, embedder=embedder)
+    for part in (0, 1):
+        wd.build(2, out=tmp_path, policy=PlanRealiser(), shard=(part, 2), **kwargs)
+    for part in (0, 1):
+        records = [json.loads(line) for line in (tmp_path / f"progress-{part}of2.jsonl").read_text().splitlines()]
+        assert records and all(r["index"] % 2 == part for r in records)
+        assert sum(bool(r["variants"]) for r in records) == 1  # its share of 2
+    rows, stats = wd.build(2, out=tmp_path, policy=None, **kwargs)  # --finish: both files, nothing new written
+    assert len(rows) == 2 == stats["n_base"]
+    with pytest.raises(wd.UserFacingError, match="--shard"):
+        wd.parse_shard("2/2")

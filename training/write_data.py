@@ -5,17 +5,14 @@ the faithful, coherent, mutually diverse ones (issue 24).
     python -m training.write_data --n-base 400 --k 8 --seed 0 --out data/written --finish   # the dataset so far
 
 Per base prompt (subject × action × place from the vocabulary's builder lists, VBench-disjoint, some with a style
-or camera suffix a rewrite must keep):
-1. plans (`plan_for`): a look for the subject by its kind and a manner of motion (the vocabulary's `content`), and
-   coherent values of the composer's cinematic axes (`composer.draw`), unused values first so a set's plans spread;
-2. the architect (any policy, by default Qwen2.5-Coder-1.5B through the fast engine) writes one prompt per plan, in
-   the writer's own instruction (`chat.SYSTEM_PROMPT`, the vocabulary's `writing` rules) with the plan added, all
-   plans of a base prompt in one batch;
-3. the critic (`problems`, then `training.critic.select_variants`) keeps prompts of the rules' length that keep q
-   and break no coherence rule, with cos(p, q) ≥ MIN_RELEVANCE; drops near-duplicates; picks k by greedy DPP.
-Each base prompt's outcome is appended to OUT/progress.jsonl when it is done, so a stopped run resumes where it
-stopped (the plans and the architect's seed depend only on --seed and q), and every run ends by writing the
-dataset (OUT/train.parquet, test.parquet, stats.json, README.md) from all the rows so far.
+or camera suffix a rewrite must keep): `plan_for` draws plans (a look by the subject's kind, a manner of motion,
+a few coherent cinematic values, unused ones first); the architect (any policy; by default Qwen2.5-Coder-1.5B
+through the fast engine) writes one prompt per plan with the writer's own instruction (`chat.SYSTEM_PROMPT`) plus
+the plan, all in one batch; the critic (`problems`, then `training.critic.select_variants`) keeps prompts of the
+rules' length that keep q and break no coherence rule, with cos(p, q) ≥ MIN_RELEVANCE, drops near-duplicates and
+picks k by greedy DPP. Each base prompt's outcome is appended to OUT/progress.jsonl (one file per `--shard`) when
+it is done: a stopped run resumes where it stopped (plans and seeds depend only on --seed and q), and every run
+ends by writing the dataset (train/test parquet, stats.json, README.md) from all the rows so far.
 """
 
 from __future__ import annotations
@@ -46,8 +43,7 @@ from .critic import MAX_SIMILARITY, MIN_RELEVANCE, select_variants
 ARCHITECT = "packaged:Qwen2.5-Coder-1.5B-Instruct"  # the strongest policy that runs on this CPU (README: models)
 KIND_OF = {subject: kind for kind, (subjects, _) in SUBJECT_ACTIONS.items() for subject in subjects}
 MANNERS = ("speed", "direction", "rhythm")  # one of these, and a gesture now and then for who can gesture
-# The architect writes shorter than asked (asked for 40-100, the 1.5B model wrote 25-40): it is asked for the middle
-# of the range, and the critic holds the range itself (`problems`).
+# Asked for 40-100 words the 1.5B architect wrote 25-40: it is asked for more, the critic holds the range (`problems`).
 ARCHITECT_WORDS = (WRITING["words"][0] + WRITING["words"][1]) // 2 + 10
 PLAN_AXES = ("shot", "angle", "camera", "lens", "light", "time", "weather", "setting", "composition")
 
@@ -64,18 +60,14 @@ def plan_for(query: str, subject: str, rng: random.Random, used: dict, closeness
     picks: dict = {}
     # Three or four camera and scene values besides the look and the motion: a longer plan comes back as a list.
     composer.draw(frame, composer.palette(frame, closeness), rng, used, n_axes=(3, 4), picks=picks)
-    kind = KIND_OF.get(subject, "thing")
-    content = {"look": _fresh(CONTENT["look"][kind], used.get("look", ()), rng)}
+    kind, fresh = KIND_OF.get(subject, "thing"), lambda vs, seen: rng.choice([v for v in vs if v not in seen] or vs)
+    content = {"look": fresh(CONTENT["look"][kind], used.get("look", ()))}
     if kind != "thing" and not frame.has_motion:
         axis = rng.choice(MANNERS + (("gesture",) if kind in ("animal", "person") else ()))
-        content["motion"] = _fresh(CONTENT["motion_manner"][axis], used.get("motion", ()), rng)
+        content["motion"] = fresh(CONTENT["motion_manner"][axis], used.get("motion", ()))
     composer.record_use(content, used)
     composer.record_use(picks, used)
     return {**content, **{axis: picks[axis] for axis in PLAN_AXES if axis in picks}}
-
-
-def _fresh(values, used, rng: random.Random) -> str:
-    return rng.choice([v for v in values if v not in used] or list(values))
 
 
 def plan_lines(subject: str, plan: dict) -> str:
@@ -139,10 +131,11 @@ def write_one(index: int, query: str, subject: str, seed: int, n_candidates: int
     return record
 
 
-def read_progress(path: Path) -> dict[str, dict]:
-    """The records written so far, by query (a line cut short by a crash is skipped)."""
+def read_progress(out: Path) -> dict[str, dict]:
+    """The records written so far in OUT/progress*.jsonl (every shard's), by query; a line cut short by a crash is
+    skipped."""
     done = {}
-    if path.is_file():
+    for path in sorted(out.glob("progress*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 record = json.loads(line)
@@ -164,21 +157,25 @@ def base_queries(seed: int, suffix_fraction: float) -> list[tuple[str, str]]:
 def build(n_base: int, seed: int, out: Path, policy, embedder, k: int = 8, n_candidates: int = 12,
           suffix_fraction: float = 0.3, test_fraction: float = 0.05, min_relevance: float = MIN_RELEVANCE,
           max_similarity: float = MAX_SIMILARITY, vbench: list[str] | None = None, progress: bool = True,
-          time_limit_s: float | None = None) -> tuple[list[dict], dict]:
+          time_limit_s: float | None = None, shard: tuple[int, int] = (0, 1)) -> tuple[list[dict], dict]:
     """Write (or resume) records until `n_base` base prompts have k kept variants, or `time_limit_s` has passed;
-    returns the dataset rows and the card's statistics so far."""
+    returns the dataset rows and the card's statistics so far. `shard` (i, n): this process writes base prompts
+    i, i + n, ... into its own file until it holds its share of `n_base` (one process per core, `--shard i/n`)."""
     out.mkdir(parents=True, exist_ok=True)
-    log = out / "progress.jsonl"
-    done = read_progress(log)
+    part, parts = shard
+    log = out / ("progress.jsonl" if parts == 1 else f"progress-{part}of{parts}.jsonl")
+    done = read_progress(out)
     vfilter = VBenchFilter(vbench_texts() if vbench is None else vbench, embedder)
     kept = [r for r in done.values() if r["variants"]]
+    share = len([r for r in kept if r["index"] % parts == part]), -(-n_base // parts)  # (held, owed) by this shard
     closeness = Closeness(embedder) if policy is not None else None
     bar = tqdm(total=n_base, initial=min(len(kept), n_base), desc="base prompts", unit="prompt", disable=not progress)
     start = time.monotonic()
     for index, (query, subject) in enumerate(base_queries(seed, suffix_fraction)):
-        if policy is None or len(kept) >= n_base or time_limit_s and time.monotonic() - start > time_limit_s:
+        if policy is None or len(kept) >= n_base or share[0] >= share[1] or \
+                time_limit_s and time.monotonic() - start > time_limit_s:
             break  # no architect (`--finish`): the dataset from what is there
-        if query in done:
+        if query in done or index % parts != part:
             continue
         if vfilter.overlaps([query], embed([query], embedder))[0]:
             record = {"index": index, "query": query, "vbench": True, "variants": []}
@@ -190,6 +187,7 @@ def build(n_base: int, seed: int, out: Path, policy, embedder, k: int = 8, n_can
         done[query] = record
         if record["variants"]:
             kept.append(record)
+            share = share[0] + 1, share[1]
             bar.update(1)
     bar.close()
     kept = sorted(kept, key=lambda r: r["index"])[:n_base]
@@ -243,6 +241,21 @@ every base prompt's plans, the architect's prompts and the critic's reasons.
 """
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/n' → (i, n) with 0 ≤ i < n ≤ 64, else one line.
+
+    >>> parse_shard("1/2")
+    (1, 2)
+    """
+    try:
+        part, parts = (int(x) for x in text.split("/"))
+    except ValueError:
+        part, parts = -1, 0
+    if not 0 <= part < parts <= 64:
+        raise UserFacingError(f"--shard {text!r}: give i/n with 0 ≤ i < n ≤ 64, e.g. 0/2 and 1/2 on two cores.")
+    return part, parts
+
+
 def _main(argv) -> int:
     parser = ArgumentParser(prog="python -m training.write_data", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-base", type=whole(1, 14_000), default=400, help="base prompts with k kept variants")
@@ -252,7 +265,9 @@ def _main(argv) -> int:
     parser.add_argument("--candidates", type=whole(2, 32), default=12, help="plans written per base prompt")
     parser.add_argument("--suffix-fraction", type=real(0, 1), default=0.3)
     parser.add_argument("--hours", type=real(0, 1000), default=None, help="stop (resumable) after this long")
-    parser.add_argument("--finish", action="store_true", help="write the dataset from progress.jsonl, write nothing new")
+    parser.add_argument("--finish", action="store_true", help="write the dataset from progress*.jsonl, write nothing new")
+    parser.add_argument("--shard", default="0/1", help="i/n: this process writes every n-th base prompt from the "
+                        "i-th (one process per core; run --finish once all are done)")
     Settings.add_arguments(parser, only=(*POLICY_SETTINGS, "embedder", "device", "cache_dir"))
     parser.set_defaults(policy=ARCHITECT)
     args = parser.parse_args(argv)
@@ -265,7 +280,7 @@ def _main(argv) -> int:
 
     policy = None if args.finish else load_policy(settings=settings)
     rows, stats = build(args.n_base, args.seed, out, policy, embedder, args.k, args.candidates, args.suffix_fraction,
-                        time_limit_s=args.hours * 3600 if args.hours else None)
+                        time_limit_s=args.hours * 3600 if args.hours else None, shard=parse_shard(args.shard))
     stats["architect"] = settings.policy
     write_dataset(rows, stats, CARD.format(**stats, kept=stats["n_base"] * args.k,
                                            words="{}–{}".format(*WRITING["words"])), out)
