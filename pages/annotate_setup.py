@@ -21,15 +21,7 @@ from dppgrpo_core.study import (
     read_manifest,
 )
 from dppgrpo_core.video import videos_dir
-from pages.context import (
-    AppContext,
-    bind,
-    handler,
-    is_admin,
-    markdown_text,
-    open_store,
-    refused,
-)
+from pages.context import AppContext, bind, handler, is_admin, markdown_text, open_store, refused
 from pages.layout import annotator_link
 from pages.study_pairs import build_pairs_panel
 

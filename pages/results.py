@@ -33,15 +33,7 @@ from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.study import export_ratings, pairwise, votes_path, write_table
 from dppgrpo_core.study import results as study_results
 from pages.admin_files import guard_files
-from pages.context import (
-    AppContext,
-    bind,
-    handler,
-    is_admin,
-    markdown_text,
-    open_store,
-    refused,
-)
+from pages.context import AppContext, bind, handler, is_admin, markdown_text, open_store, refused
 from pages.results_view import (
     overview_markdown,
     pair_kind,
