@@ -107,7 +107,7 @@ def test_rerun_resumes_from_the_cache(original_run, monkeypatch):
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys):
     assert main(["--n-prompts", "2", "--k", "3", "--methods", "original,bogus", "--out", str(tmp_path)]) == 2
     assert "bogus" in capsys.readouterr().err
-    assert main(["--n-prompts", "2", "--k", "3", "--methods", "original", "--out", str(tmp_path),
+    assert main(["--n-prompts", "1", "--k", "2", "--methods", "original", "--out", str(tmp_path),
                  "--videos", str(tmp_path / "nowhere")]) == 2
     assert "not a folder" in capsys.readouterr().err
     for bad in (["--k", "51"], ["--k", "nan"], ["--seed", "99999999999999999999999"], ["--n-prompts", "0"]):
@@ -152,7 +152,7 @@ def video_folder(tmp_path_factory):
 def test_videos_give_a_video_table_and_render_overhead(video_folder, tmp_path):
     out = tmp_path / "out"
     args = parse_args(["--n-prompts", "2", "--k", "3", "--methods", "original", "--out", str(out), "--device", "cpu",
-                       "--videos", str(video_folder), "--n-frames", "3", "--image-encoder", "packaged:efficientnet-lite0"])
+                       "--videos", str(video_folder), "--n-frames", "2", "--image-encoder", "packaged:efficientnet-lite0"])
     run(args)
     videos = pd.read_csv(out / OUTPUT_FILES["video_rows"])
     assert len(videos) == 2 and (videos["n_videos"] == 3).all()
