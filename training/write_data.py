@@ -117,12 +117,18 @@ def write_one(index: int, query: str, subject: str, seed: int, n_candidates: int
     """One base prompt's record: its plans, the architect's prompts, the critic's reasons and the kept set."""
     rng, used = random.Random(f"{seed}:{query}"), {}
     near_q = closeness.of(embed([query], embedder)[0])
-    plans = [plan_for(query, subject, rng, used, near_q) for _ in range(n_candidates)]
-    raw = policy.generate_raw([architect_messages(query, subject, p) for p in plans], temperature=0.7,
-                              seed=seed * 100_003 + index)
-    written = [clean_prompt(text) for text in raw]
-    reasons = [problems(p, query) for p in written]
-    passing = [p for p, r in zip(written, reasons) if not r]
+    plans, written, reasons, batch = [], [], [], n_candidates
+    for round_ in range(2):  # a second, smaller batch when the critic left fewer than k (half pass, typically)
+        new = [plan_for(query, subject, rng, used, near_q) for _ in range(batch)]
+        raw = policy.generate_raw([architect_messages(query, subject, p) for p in new], temperature=0.7,
+                                  seed=seed * 100_003 + index * 2 + round_)
+        plans += new
+        written += [clean_prompt(text) for text in raw]
+        reasons += [problems(p, query) for p in written[len(reasons):]]
+        passing = [p for p, r in zip(written, reasons) if not r]
+        batch = 2 * (k - len(passing))
+        if batch <= 0:
+            break
     record = {"index": index, "query": query, "plans": plans, "written": written, "problems": reasons, "variants": []}
     if len(passing) >= k:
         vectors = embed([query] + passing, embedder)
@@ -227,16 +233,10 @@ the setting and the camera, and kept by a critic: {words} words, keeps q's conte
 Built with `python -m training.write_data --seed {seed} --k {k} --candidates {candidates_per_base}`; base prompts
 equal or near a VBench prompt are left out ({vbench_excluded} skipped).
 
-| | |
-|---|---|
-| base prompts | {n_base} (train {train}, test {test}) of {tried} tried; {too_few_variants} had fewer than {k} survivors |
-| prompts written / kept | {written} / {kept} |
-| refused by the critic, by reason | {refused} |
-| words per kept variant (mean) | {variant_words_mean} |
-| relevance cos(variant, q) (mean) | {relevance_mean} |
-| log det(L + I) of each R_q (mean) | {log_det_mean} |
-
-Columns: `query` (q), `variants` (R_q in greedy DPP pick order), `split`. `progress.jsonl` beside this card holds
+Base prompts: {n_base} (train {train}, test {test}) of {tried} tried ({too_few_variants} had fewer than {k}
+survivors). Prompts written / kept: {written} / {kept}; refused by the critic, by reason: {refused}. Kept variants:
+{variant_words_mean} words and cos(variant, q) {relevance_mean} on average; log det(L + I) of each R_q {log_det_mean}.
+Columns: `query` (q), `variants` (R_q in greedy DPP pick order), `split`; `progress*.jsonl` beside this card hold
 every base prompt's plans, the architect's prompts and the critic's reasons.
 """
 
