@@ -15,7 +15,11 @@ COLUMNS = [("lambdas", "λ_div/λ_rel", "{}"), ("sets", "sets", "{:d}"), ("vendi
            ("vendi_mpnet_faithful", "Vendi mpnet, faithful ↑", "{:.2f}"), ("rel_minilm", "cos(p,q) MiniLM", "{:.3f}"),
            ("rel_mpnet", "cos(p,q) mpnet", "{:.3f}"), ("keeps_pct", "keeps subject+action %", "{:.0f}"),
            ("cinematic_pct", "shot/camera/lens %", "{:.0f}"), ("video_prompt_pct", "video prompt %", "{:.0f}"),
-           ("coherent_pct", "coherent %", "{:.0f}"), ("seconds_per_set", "s/set", "{:.2f}")]
+           ("coherent_pct", "coherent %", "{:.0f}"), ("words", "words", "{:.0f}"),
+           ("vendi_minilm_content", "content Vendi MiniLM, faithful ↑", "{:.2f}"),
+           ("vendi_mpnet_content", "content Vendi mpnet, faithful ↑", "{:.2f}"),
+           ("phrase_repeats_max", "most prompts sharing an added 4-word phrase", "{:d}"),
+           ("seconds_per_set", "s/set", "{:.2f}")]
 MARKS = (("K", "keeps"), ("C", "cinematic"), ("V", "video_prompt"), ("O", "coherent"))  # sets.md, one a check
 
 
@@ -33,7 +37,11 @@ def results_markdown(summary: dict, meta: dict) -> str:
               "MiniLM is the reward's own embedder, mpnet (all-mpnet-base-v2) a judge no reward uses. "
               "*faithful*: only the prompts that keep q's content words (eval/judge.py); a set with one such "
               "prompt counts 1, with none 0. cos(p,q): mean cosine of each prompt to q. The % columns pool every "
-              "prompt; the checks are defined in eval/judge.py. s/set: expansion seconds per set. λ_div/λ_rel: the "
+              "prompt; the checks are defined in eval/judge.py. words: mean words per prompt (the writing rules ask 40-100). "
+              "content Vendi: faithful Vendi after the shot, angle, camera, lens, light and time words are masked "
+              "(eval/written.py: what is filmed). most prompts sharing an added 4-word phrase: over all sets, the "
+              "largest number of one set's prompts sharing a 4-word phrase with none of q's content words. "
+              "s/set: expansion seconds per set. λ_div/λ_rel: the "
               "reward weights of the row (original, composer and iid do not use them to choose prompts).", "",
               f"Command: `{meta['command']}`", "",
               f"Machine: {meta['machine']}; embedder `{meta['embedder']}`, policy `{meta['policy']}`"

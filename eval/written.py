@@ -37,9 +37,16 @@ def content_text(prompt: str) -> str:
 
 
 def recurring_phrase(prompts: list[str], query: str, n: int = 4) -> tuple[str, int]:
-    """The n-word phrase (not in q) that the most prompts of a set share, and how many share it ("", 0 if none)."""
-    in_query = set(_ngrams(query, n))
-    counts = collections.Counter(g for p in prompts for g in set(_ngrams(p, n)) if g not in in_query)
+    """The added n-word phrase that the most prompts of a set share, and how many share it ("", 0 if none).
+
+    Added: none of its words is one of q's content words (`eval.judge`), so q said again ("… a snowy field a") is
+    not a stock phrase, and "with water glistening nearby" is.
+    """
+    from .judge import content_words, stem
+
+    said = set(content_words(query))
+    counts = collections.Counter(g for p in prompts for g in set(_ngrams(p, n))
+                                 if not any(stem(w) in said for w in g.split()))
     if not counts:
         return "", 0
     phrase, count = max(counts.items(), key=lambda item: (item[1], item[0]))
