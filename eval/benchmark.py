@@ -40,7 +40,7 @@ from . import metrics
 from .harness import expand_all, held_out_prompts, load_policy_once, out_folder, prompt_id
 from .judge import keeps_subject_and_action
 from .report import runs_folder, write_report
-from .videos import video_rows
+from .videos import find_videos, video_rows
 
 DEFAULT_METHODS = ("original", "iid", "dpp-grpo", "dpp-rerank")
 
@@ -127,6 +127,7 @@ def run(args: argparse.Namespace, log=print) -> Path:
 
     settings = Settings.from_args(args)
     methods = check_methods(args.methods)
+    found = find_videos(Path(args.videos)) if args.videos else None  # a bad --videos is one line before any expansion
     out = out_folder(args.out) if args.out else runs_folder(settings.cache_path) / "latest"
     prompts = held_out_prompts(args.n_prompts, args.seed)
     config = ExpandConfig.from_args(args)
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace, log=print) -> Path:
 
     videos, video_names, encoder_name = [], None, None
     if args.videos:
-        videos, video_names, encoder_name = video_rows(args, settings, prompts, methods, out)
+        videos, video_names, encoder_name = video_rows(args, settings, prompts, methods, out, found)
 
     meta = {
         "n_prompts": len(prompts), "k": args.k, "seed": args.seed, "methods": methods, "policy": settings.policy,

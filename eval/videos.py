@@ -99,13 +99,14 @@ def video_metric_names(encoder) -> dict[str, str]:
             "clip_score": "CLIP score ↑", "pairwise_distance": "pairwise cos dist ↑"}
 
 
-def video_rows(args, settings, prompts: list[str], methods: list[str], out: Path):
-    """The video table's rows for the sets of `prompts` × `methods` found under --videos, its headers, the encoder."""
+def video_rows(args, settings, prompts: list[str], methods: list[str], out: Path, found: dict | None = None):
+    """The video table's rows for the sets of `prompts` × `methods` found under --videos (`found`: `find_videos` of
+    it, when the caller has read it already), its headers, the encoder."""
     from tqdm.auto import tqdm
 
     from .features import InceptionEncoder, load_image_encoder
 
-    found = find_videos(Path(args.videos))
+    found = find_videos(Path(args.videos)) if found is None else found
     encoder = load_image_encoder(settings=settings)
     inception = InceptionEncoder(f"inception:{args.inception}", settings.resolved_device()) if args.inception else None
     wanted = [(p, m) for p in prompts for m in methods if (prompt_id(p), m) in found]

@@ -110,6 +110,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys):
     assert main(["--n-prompts", "1", "--k", "2", "--methods", "original", "--out", str(tmp_path),
                  "--videos", str(tmp_path / "nowhere")]) == 2
     assert "not a folder" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.json"))  # a bad --videos is refused before any set is expanded and cached
     for bad in (["--k", "51"], ["--k", "nan"], ["--seed", "99999999999999999999999"], ["--n-prompts", "0"]):
         assert main(["--methods", "original", "--out", str(tmp_path / "bad"), *bad]) == 2
         err = capsys.readouterr().err
