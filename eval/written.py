@@ -42,15 +42,23 @@ def recurring_phrase(prompts: list[str], query: str, n: int = 4) -> tuple[str, i
     Added: none of its words is one of q's content words (`eval.judge`), so q said again ("… a snowy field a") is
     not a stock phrase, and "with water glistening nearby" is.
     """
-    from .judge import content_words, stem
-
-    said = set(content_words(query))
-    counts = collections.Counter(g for p in prompts for g in set(_ngrams(p, n))
-                                 if not any(stem(w) in said for w in g.split()))
+    counts = collections.Counter(g for p in prompts for g in added_phrases(p, query, n))
     if not counts:
         return "", 0
     phrase, count = max(counts.items(), key=lambda item: (item[1], item[0]))
     return phrase, count
+
+
+def added_phrases(prompt: str, query: str, n: int = 4) -> set[str]:
+    """The prompt's n-word phrases none of whose words is one of q's content words (`eval.judge`).
+
+    >>> sorted(added_phrases("A fox naps. The camera is a wide shot.", "a fox"))
+    ['camera is a wide', 'is a wide shot', 'naps the camera is', 'the camera is a']
+    """
+    from .judge import content_words, stem
+
+    said = set(content_words(query))
+    return {g for g in _ngrams(prompt, n) if not any(stem(w) in said for w in g.split())}
 
 
 def _ngrams(text: str, n: int) -> list[str]:

@@ -138,3 +138,20 @@ def test_shards_write_their_own_files_and_the_dataset_merges_them(tmp_path, embe
     assert len(rows) == 2 == stats["n_base"]
     with pytest.raises(wd.UserFacingError, match="--shard"):
         wd.parse_shard("2/2")
+
+
+def test_the_critic_keeps_no_added_phrase_in_more_than_max_sharing_of_a_set(embedder):
+    from dppgrpo_core.models.embedder import embed
+    from eval.written import added_phrases
+    from training.critic import select_variants
+
+    query = "a red fox running"
+    candidates = [f"The camera is a {view} shot of a red fox running." for view in ("wide", "low", "high", "close")]
+    candidates += ["A red fox running along a beach at dawn.", "A red fox running through snow at night."]
+    vectors = embed([query] + candidates, embedder)
+    kept = select_variants(vectors[0], candidates, vectors[1:], 4, min_relevance=-1.0, max_similarity=0.999,
+                           phrases=lambda p: added_phrases(p, query), max_sharing=2).variants
+    assert len(kept) == 4 and sum("The camera is a" in p for p in kept) == 2
+    too_few = select_variants(vectors[0], candidates, vectors[1:], 5, min_relevance=-1.0, max_similarity=0.999,
+                              phrases=lambda p: added_phrases(p, query), max_sharing=2)
+    assert too_few.variants == []  # 2 + 2 is all the cap allows: fewer than k, so the base prompt is not kept

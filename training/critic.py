@@ -12,7 +12,9 @@ most volume given those before it, which is the behaviour SFT teaches.
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
@@ -21,6 +23,22 @@ from dppgrpo_core.maths.rewards import relevance
 
 MIN_RELEVANCE = 0.55  # cos(variant, base) below this drifts from the base prompt's meaning
 MAX_SIMILARITY = 0.95  # two candidates closer than this say the same thing
+MAX_SHARING = 3  # prompts of a kept set that may share one added 4-word phrase (issue 24's acceptance: 3 of 8)
+
+
+def capped(order: list[int], phrases: list[set[str]], max_sharing: int) -> list[int]:
+    """The items of `order`, in order, skipping any that would put one phrase in more than `max_sharing` kept items.
+
+    >>> capped([0, 1, 2, 3], [{"the camera is a"}, {"the camera is a"}, set(), {"the camera is a"}], 2)
+    [0, 1, 2]
+    """
+    counts: collections.Counter = collections.Counter()
+    kept = []
+    for item, said in zip(order, phrases):
+        if all(counts[p] < max_sharing for p in said):
+            kept.append(item)
+            counts.update(said)
+    return kept
 
 
 @dataclass
@@ -53,8 +71,12 @@ def select_variants(
     k: int,
     min_relevance: float = MIN_RELEVANCE,
     max_similarity: float = MAX_SIMILARITY,
+    phrases: Callable[[str], set[str]] | None = None,
+    max_sharing: int = MAX_SHARING,
 ) -> CriticResult:
-    """The critic's verdict on one base prompt's candidates (embeddings precomputed, rows = candidates)."""
+    """The critic's verdict on one base prompt's candidates (embeddings precomputed, rows = candidates). With
+    `phrases` (a candidate's added phrases, `eval.written.added_phrases`), no phrase is in more than `max_sharing`
+    of the k kept: the greedy DPP order is walked and a candidate that would break that is skipped."""
     rel = relevance(query_embedding, candidate_embeddings)  # cos(p, q): no reference set exists yet
     faithful = [i for i in range(len(candidates)) if float(rel[i]) >= min_relevance]
     distinct = [faithful[j] for j in drop_near_duplicates(candidate_embeddings[faithful], max_similarity)] if faithful else []
@@ -63,7 +85,11 @@ def select_variants(
     )
     if len(distinct) < k:
         return result
-    order = [distinct[j] for j in greedy_select(candidate_embeddings[distinct], k)]
+    order = [distinct[j] for j in greedy_select(candidate_embeddings[distinct], len(distinct) if phrases else k)]
+    if phrases:  # walk the whole greedy order, skipping what would make one added phrase too common in the set
+        order = capped(order, [phrases(candidates[i]) for i in order], max_sharing)[:k]
+        if len(order) < k:
+            return result
     result.variants = [candidates[i] for i in order]
     result.relevances = [float(rel[i]) for i in order]
     result.log_det = log_det(candidate_embeddings[order])

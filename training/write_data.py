@@ -34,6 +34,7 @@ from dppgrpo_core.models.embedder import embed, load_embedder
 from dppgrpo_core.settings import POLICY_SETTINGS, Settings
 from dppgrpo_core.vocabulary import CONTENT, WRITING, contradictions
 from eval.judge import keeps_subject_and_action
+from eval.written import added_phrases
 
 from .architect import SUBJECT_ACTIONS, all_base_prompts, with_suffixes
 from .build_data import VBenchFilter, check_out, vbench_texts, write_dataset
@@ -90,8 +91,8 @@ def plan_lines(subject: str, plan: dict) -> str:
 def architect_messages(query: str, subject: str, plan: dict) -> list[dict]:
     """The writer's own instruction (one source of the rules) and q, with the plan to realise."""
     ask = (f'Write a video prompt for "{query}" that realises this plan in three or four flowing sentences of your '
-           f"own (not a list), about {ARCHITECT_WORDS} words: first the subject's look and what it does, then the "
-           f"setting and the light, then the camera.\n{plan_lines(subject, plan)}")
+           f"own (not a list, no sentence opening like \"The setting is\" or \"The camera is\"), about "
+           f"{ARCHITECT_WORDS} words:\n{plan_lines(subject, plan)}")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ask}]
 
 
@@ -132,7 +133,8 @@ def write_one(index: int, query: str, subject: str, seed: int, n_candidates: int
     record = {"index": index, "query": query, "plans": plans, "written": written, "problems": reasons, "variants": []}
     if len(passing) >= k:
         vectors = embed([query] + passing, embedder)
-        verdict = select_variants(vectors[0], passing, vectors[1:], k, min_relevance, max_similarity)
+        verdict = select_variants(vectors[0], passing, vectors[1:], k, min_relevance, max_similarity,
+                                  phrases=lambda p: added_phrases(p, query))
         record.update(variants=verdict.variants, relevances=verdict.relevances, log_det=verdict.log_det)
     return record
 
