@@ -138,8 +138,8 @@ def summarise(sets: list[dict], encoders: list[str]) -> dict:
             out[key] = float(np.mean([s[key] for s in sets])) if sets else math.nan
     for key in ("keeps", "cinematic", "video_prompt", "coherent"):
         out[f"{key}_pct"] = 100.0 * sum(m[key] for m in marks) / len(marks) if marks else math.nan
-    for key in ("seconds", "words"):
-        out[f"{key}_per_set" if key == "seconds" else key] = float(np.mean([s[key] for s in sets])) if sets else math.nan
+    out["seconds_per_set"] = float(np.mean([s["seconds"] for s in sets])) if sets else math.nan
+    out["words"] = float(np.mean([s["words"] for s in sets])) if sets else math.nan
     out["phrase_repeats_max"] = max((s["phrase_repeats"] for s in sets), default=0)
     return out
 

@@ -72,29 +72,32 @@ def _ngrams(text: str, n: int) -> list[str]:
 def compare_dataset(dataset: str, n: int, seed: int = 0, settings=None, judge_encode=None, embedder=None) -> str:
     """A markdown table: the written dataset's R_q (the student's teacher) against dpp-compose's sets for the
     same first `n` base prompts, scored as `eval.set_quality` scores a method's sets (both embedders)."""
+    import pandas as pd
+
+    from dppgrpo_core.errors import UserFacingError
     from dppgrpo_core.expand import run_expansion
     from dppgrpo_core.models.embedder import embed, load_embedder
     from dppgrpo_core.settings import Settings
 
     from .judge_model import load_judge
-    from .set_quality import score_set, summarise
+    from .set_quality import _memo, score_set, summarise
 
+    frame = pd.read_parquet(f"{dataset}/train.parquet").head(n)  # the builders' format; eval does not import training
+    rows = [{"query": q, "variants": list(v)} for q, v in zip(frame["query"], frame["variants"])]
+    if not rows:
+        raise UserFacingError(f"{dataset} has no training rows yet: nothing to compare.")
     settings = settings or Settings()
     embedder = embedder or load_embedder(settings=settings)
     if judge_encode is None:
         judge = load_judge(settings, None)
         judge_encode = lambda texts: embed(texts, judge).numpy()  # noqa: E731
-    encoders = {"minilm": lambda texts: embed(texts, embedder).numpy(), "mpnet": judge_encode}
-    import pandas as pd  # the dataset's own format (training.build_data.write_dataset); eval does not import training
-
-    frame = pd.read_parquet(f"{dataset}/train.parquet").head(n)
-    rows = [{"query": q, "variants": list(v)} for q, v in zip(frame["query"], frame["variants"])]
+    encoders = {"minilm": _memo(lambda texts: embed(texts, embedder).numpy()), "mpnet": _memo(judge_encode)}
     sets = {"written (teacher R_q)": [r["variants"] for r in rows],
             "dpp-compose": [[s["prompt"] for s in run_expansion(r["query"], len(r["variants"]), "dpp-compose", seed,
                                                                 settings=settings, embedder=embedder)["steps"]]
                             for r in rows]}
     lines = ["| sets | words | keeps % | coherent % | Vendi faithful MiniLM / mpnet | content Vendi faithful MiniLM / "
-             "mpnet | most prompts sharing a 4-word phrase |", "|---|---:|---:|---:|---:|---:|---:|"]
+             "mpnet | most prompts sharing an added 4-word phrase |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, prompt_sets in sets.items():
         scored = [{**score_set(r["query"], prompts, encoders), "seconds": 0.0} for r, prompts in zip(rows, prompt_sets)]
         s = summarise(scored, list(encoders))

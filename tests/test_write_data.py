@@ -155,3 +155,14 @@ def test_the_critic_keeps_no_added_phrase_in_more_than_max_sharing_of_a_set(embe
     too_few = select_variants(vectors[0], candidates, vectors[1:], 5, min_relevance=-1.0, max_similarity=0.999,
                               phrases=lambda p: added_phrases(p, query), max_sharing=2)
     assert too_few.variants == []  # 2 + 2 is all the cap allows: fewer than k, so the base prompt is not kept
+
+
+def test_comparing_a_dataset_without_rows_is_one_line(tmp_path, capsys):
+    from eval.written import main
+    from training.build_data import write_dataset
+
+    write_dataset([], {}, "card", tmp_path)
+    capsys.readouterr()
+    assert main(["--dataset", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {tmp_path} has no training rows yet: nothing "
+                                                            "to compare."]

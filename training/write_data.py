@@ -105,8 +105,7 @@ def problems(prompt: str, query: str) -> list[str]:
     low, high = WRITING["words"]
     words = len(prompt.split())
     found = [] if low <= words <= high else [f"{words} words ({low} to {high})"]
-    if degenerate_reason(prompt) and words >= 3:
-        found.append(degenerate_reason(prompt))
+    found += [r for r in [degenerate_reason(prompt)] if r and words >= 3]  # under 3 words: the length said it
     if not keeps_subject_and_action(prompt, query):
         found.append("drops q")
     found += [f"contradicts: {rule}" for rule in contradictions(prompt, query)]
@@ -114,10 +113,10 @@ def problems(prompt: str, query: str) -> list[str]:
 
 
 def write_one(index: int, query: str, subject: str, seed: int, n_candidates: int, k: int, policy, embedder,
-              min_relevance: float, max_similarity: float, closeness: Closeness) -> dict:
+              min_relevance: float, max_similarity: float, closeness: Closeness, query_vector) -> dict:
     """One base prompt's record: its plans, the architect's prompts, the critic's reasons and the kept set."""
     rng, used = random.Random(f"{seed}:{query}"), {}
-    near_q = closeness.of(embed([query], embedder)[0])
+    near_q = closeness.of(query_vector)
     plans, written, reasons, batch = [], [], [], n_candidates
     for round_ in range(2):  # a second, smaller batch when the critic left fewer than k (half pass, typically)
         new = [plan_for(query, subject, rng, used, near_q) for _ in range(batch)]
@@ -132,8 +131,7 @@ def write_one(index: int, query: str, subject: str, seed: int, n_candidates: int
             break
     record = {"index": index, "query": query, "plans": plans, "written": written, "problems": reasons, "variants": []}
     if len(passing) >= k:
-        vectors = embed([query] + passing, embedder)
-        verdict = select_variants(vectors[0], passing, vectors[1:], k, min_relevance, max_similarity,
+        verdict = select_variants(query_vector, passing, embed(passing, embedder), k, min_relevance, max_similarity,
                                   phrases=lambda p: added_phrases(p, query))
         record.update(variants=verdict.variants, relevances=verdict.relevances, log_det=verdict.log_det)
     return record
@@ -185,11 +183,12 @@ def build(n_base: int, seed: int, out: Path, policy, embedder, k: int = 8, n_can
             break  # no architect (`--finish`): the dataset from what is there
         if query in done or index % parts != part:
             continue
-        if vfilter.overlaps([query], embed([query], embedder))[0]:
+        query_vector = embed([query], embedder)  # once: the VBench check, the plans' closeness, the critic
+        if vfilter.overlaps([query], query_vector)[0]:
             record = {"index": index, "query": query, "vbench": True, "variants": []}
         else:
             record = write_one(index, query, subject, seed, n_candidates, k, policy, embedder, min_relevance,
-                               max_similarity, closeness)
+                               max_similarity, closeness, query_vector[0])
         with log.open("a", encoding="utf-8") as f:  # one line per base prompt: a crash loses at most this one
             f.write(json.dumps(record) + "\n")
         done[query] = record
