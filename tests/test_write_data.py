@@ -13,6 +13,7 @@ from eval import judge
 from training import write_data as wd
 
 QUERY, SUBJECT = "a red fox running on a quiet beach", "a red fox"
+BASE = wd.BasePrompt(SUBJECT, "running", "on a quiet beach")
 
 
 class PlanRealiser:
@@ -30,9 +31,10 @@ class PlanRealiser:
             user = messages[-1]["content"]
             query = re.search(r'"([^"]+)"', user).group(1)
             plan = dict(re.findall(r"^- ([^:]+): (.+)$", user, re.MULTILINE))
-            head = "An animal waits" if i % self.bad_every == self.bad_every - 1 else query[0].upper() + query[1:]
-            parts = [f"{head}, {plan.get('the subject', '')}, moving {plan.get('its motion', 'steadily')}",
-                     plan.get("the setting", ""), plan.get("the light", ""), plan.get("the camera", "")]
+            bad = i % self.bad_every == self.bad_every - 1
+            head = "An animal waits" if bad else f"{query[0].upper() + query[1:]}, {plan['the subject']}, {plan['the action']}"
+            parts = [head,
+                     plan.get("the place", ""), plan.get("the light", ""), plan.get("the camera", "")]
             body = ". ".join(p for p in parts if p) + "."
             out.append(body + " The scene stays simple and clear, with every detail easy to read in one short clip"
                        " that keeps the subject in view from start to end.")
@@ -75,12 +77,27 @@ def test_the_critic_refuses_unfaithful_contradicting_and_short_prompts():
 def test_one_source_of_the_rules_for_the_writer_the_architect_and_the_checks():
     for part in ("covers", "keeps", "avoid"):
         assert WRITING[part] in chat.SYSTEM_PROMPT
-    messages = wd.architect_messages(QUERY, SUBJECT, {"look": "lean and alert"})
+    messages = wd.architect_messages(QUERY, BASE, {"look": "lean and alert"}, WRITING["examples"][2])
     assert messages[0]["content"] == chat.SYSTEM_PROMPT  # the architect writes to the student's own instruction
+    assert messages[1]["content"].endswith(WRITING["examples"][2])
     assert WRITING["vary"] in chat.build_messages(QUERY, ["An earlier prompt."])[1]["content"]
     low, high = WRITING["words"]
     assert judge.is_rich(" ".join(["word"] * low)) and not judge.is_rich(" ".join(["word"] * (low - 1)))
     assert judge.is_rich(" ".join(["word"] * high)) and not judge.is_rich(" ".join(["word"] * (high + 1)))
+
+
+def test_the_example_prompts_shown_to_the_architect_keep_the_rules():
+    assert len(WRITING["examples"]) >= 4
+    for example in WRITING["examples"]:
+        assert judge.is_rich(example) and wd.contradictions(example) == [], example
+        assert not re.search(r"\bThe (?:setting|camera) is\b", example)  # what the architect is told not to write
+
+
+def test_the_plan_names_q_action_and_place_so_the_manner_and_setting_attach_to_them():
+    plan = {"look": "lean and alert", "motion": "in short bursts", "setting": "with driftwood", "shot": "a wide shot"}
+    lines = wd.plan_lines(BASE, plan).splitlines()
+    assert lines[:3] == ["- the subject: a red fox, lean and alert", "- the action: running, in short bursts",
+                         "- the place: on a quiet beach, with driftwood"]
 
 
 def test_the_build_is_seeded_and_resumes_where_it_stopped(tmp_path, embedder):

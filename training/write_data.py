@@ -36,7 +36,7 @@ from dppgrpo_core.vocabulary import CONTENT, WRITING, contradictions
 from eval.judge import keeps_subject_and_action
 from eval.written import added_phrases
 
-from .architect import SUBJECT_ACTIONS, all_base_prompts, with_suffixes
+from .architect import SUBJECT_ACTIONS, BasePrompt, all_base_prompts, with_suffixes
 from .build_data import VBenchFilter, check_out, vbench_texts, write_dataset
 from .compose_data import Closeness
 from .critic import MAX_SIMILARITY, MIN_RELEVANCE, select_variants
@@ -71,28 +71,38 @@ def plan_for(query: str, subject: str, rng: random.Random, used: dict, closeness
     return {**content, **{axis: picks[axis] for axis in PLAN_AXES if axis in picks}}
 
 
-def plan_lines(subject: str, plan: dict) -> str:
-    """The plan as the architect reads it, one line per part.
+def plan_lines(base: BasePrompt, plan: dict) -> str:
+    """The plan as the architect reads it, one line per part; q's action and place are named so that the plan's
+    manner and setting attach to them (asked for a bare "motion" the 1.5B wrote a new action in ~1 of 4 prompts).
 
-    >>> print(plan_lines("a red fox", {"look": "lean and alert", "motion": "briskly", "shot": "a wide shot"}))
-    - the subject: a red fox, lean and alert
-    - its motion: briskly
-    - the camera: a wide shot
+    >>> print(plan_lines(BasePrompt("a red fox", "running", "on a beach"), {"look": "lean", "motion": "briskly"}))
+    - the subject: a red fox, lean
+    - the action: running, briskly
+    - the place: on a beach
     """
     camera = ", ".join(plan[a] for a in ("shot", "angle", "camera", "lens", "composition") if a in plan)
     light = ", ".join(plan[a] for a in ("light", "time", "weather") if a in plan)
-    lines = [f"the subject: {subject}, {plan['look']}" if "look" in plan else None,
-             f"its motion: {plan['motion']}" if "motion" in plan else None,
-             f"the setting: {plan['setting']}" if "setting" in plan else None,
+    lines = [f"the subject: {base.subject}" + (f", {plan['look']}" if "look" in plan else ""),
+             f"the action: {base.action}" + (f", {plan['motion']}" if "motion" in plan else ""),
+             f"the place: {base.place}" + (f", {plan['setting']}" if "setting" in plan else ""),
              f"the light: {light}" if light else None, f"the camera: {camera}" if camera else None]
     return "\n".join(f"- {line}" for line in lines if line)
 
 
-def architect_messages(query: str, subject: str, plan: dict) -> list[dict]:
-    """The writer's own instruction (one source of the rules) and q, with the plan to realise."""
+def architect_messages(query: str, base: BasePrompt, plan: dict, example: str) -> list[dict]:
+    """The writer's own instruction (one source of the rules), q with the plan to realise, and one of the rules'
+    example prompts for another q: shown the form, the 1.5B writes nearer the length asked (asked alone, 25-40
+    words in half its prompts).
+
+    >>> messages = architect_messages("a red fox running on a beach", BasePrompt("a red fox", "running",
+    ...                               "on a beach"), {"look": "lean"}, WRITING["examples"][0])
+    >>> messages[1]["content"].splitlines()[1:4]
+    ['- the subject: a red fox, lean', '- the action: running', '- the place: on a beach']
+    """
     ask = (f'Write a video prompt for "{query}" that realises this plan in three or four flowing sentences of your '
-           f"own (not a list, no sentence opening like \"The setting is\" or \"The camera is\"), about "
-           f"{ARCHITECT_WORDS} words:\n{plan_lines(subject, plan)}")
+           f"own, about {ARCHITECT_WORDS} words:\n{plan_lines(base, plan)}\nWeave the parts together in any order; "
+           f"open no sentence with \"The setting is\" or \"The camera is\". The form, shown for another prompt "
+           f"(take none of its words):\n{example}")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ask}]
 
 
@@ -112,16 +122,17 @@ def problems(prompt: str, query: str) -> list[str]:
     return found
 
 
-def write_one(index: int, query: str, subject: str, seed: int, n_candidates: int, k: int, policy, embedder,
+def write_one(index: int, query: str, base: BasePrompt, seed: int, n_candidates: int, k: int, policy, embedder,
               min_relevance: float, max_similarity: float, closeness: Closeness, query_vector) -> dict:
     """One base prompt's record: its plans, the architect's prompts, the critic's reasons and the kept set."""
     rng, used = random.Random(f"{seed}:{query}"), {}
     near_q = closeness.of(query_vector)
     plans, written, reasons, batch = [], [], [], n_candidates
     for round_ in range(2):  # a second, smaller batch when the critic left fewer than k (half pass, typically)
-        new = [plan_for(query, subject, rng, used, near_q) for _ in range(batch)]
-        raw = policy.generate_raw([architect_messages(query, subject, p) for p in new], temperature=0.7,
-                                  seed=seed * 100_003 + index * 2 + round_)
+        new = [plan_for(query, base.subject, rng, used, near_q) for _ in range(batch)]
+        examples = [rng.choice(WRITING["examples"]) for _ in new]
+        raw = policy.generate_raw([architect_messages(query, base, p, e) for p, e in zip(new, examples)],
+                                  temperature=0.7, seed=seed * 100_003 + index * 2 + round_)
         plans += new
         written += [clean_prompt(text) for text in raw]
         reasons += [problems(p, query) for p in written[len(reasons):]]
@@ -151,13 +162,13 @@ def read_progress(out: Path) -> dict[str, dict]:
     return done
 
 
-def base_queries(seed: int, suffix_fraction: float) -> list[tuple[str, str]]:
-    """(q, its subject) in the seeded order the build walks; about `suffix_fraction` end in a style or camera word."""
+def base_queries(seed: int, suffix_fraction: float) -> list[tuple[str, BasePrompt]]:
+    """(q, its subject, action and place) in the seeded order the build walks; about `suffix_fraction` end in a style or camera word."""
     rng = random.Random(seed)
     pool = all_base_prompts()
     rng.shuffle(pool)
     texts = with_suffixes([b.text for b in pool], suffix_fraction, rng)
-    return [(text, base.subject) for text, base in zip(texts, pool)]
+    return list(zip(texts, pool))
 
 
 def build(n_base: int, seed: int, out: Path, policy, embedder, k: int = 8, n_candidates: int = 12,
@@ -177,7 +188,7 @@ def build(n_base: int, seed: int, out: Path, policy, embedder, k: int = 8, n_can
     closeness = Closeness(embedder) if policy is not None else None
     bar = tqdm(total=n_base, initial=min(len(kept), n_base), desc="base prompts", unit="prompt", disable=not progress)
     start = time.monotonic()
-    for index, (query, subject) in enumerate(base_queries(seed, suffix_fraction)):
+    for index, (query, base) in enumerate(base_queries(seed, suffix_fraction)):
         if policy is None or len(kept) >= n_base or share[0] >= share[1] or \
                 time_limit_s and time.monotonic() - start > time_limit_s:
             break  # no architect (`--finish`): the dataset from what is there
@@ -187,7 +198,7 @@ def build(n_base: int, seed: int, out: Path, policy, embedder, k: int = 8, n_can
         if vfilter.overlaps([query], query_vector)[0]:
             record = {"index": index, "query": query, "vbench": True, "variants": []}
         else:
-            record = write_one(index, query, subject, seed, n_candidates, k, policy, embedder, min_relevance,
+            record = write_one(index, query, base, seed, n_candidates, k, policy, embedder, min_relevance,
                                max_similarity, closeness, query_vector[0])
         with log.open("a", encoding="utf-8") as f:  # one line per base prompt: a crash loses at most this one
             f.write(json.dumps(record) + "\n")
