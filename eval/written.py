@@ -61,6 +61,19 @@ def added_phrases(prompt: str, query: str, n: int = 4) -> set[str]:
     return {g for g in _ngrams(prompt, n) if not any(stem(w) in said for w in g.split())}
 
 
+def borrowed_phrases(prompt: str, source: str, n: int = 3) -> set[str]:
+    """The n-word phrases of the prompt found in `source` with at least two content words: what a writer copied
+    from an example it was shown ("soft stripes behind"), not shared grammar ("in the middle").
+
+    >>> sorted(borrowed_phrases("An owl runs, the marsh making soft stripes behind it.",
+    ...                         "The reeds press into soft stripes behind it."))
+    ['soft stripes behind']
+    """
+    from .judge import content_words
+
+    return {g for g in set(_ngrams(prompt, n)) & set(_ngrams(source, n)) if len(content_words(g)) >= 2}
+
+
 def _ngrams(text: str, n: int) -> list[str]:
     words = _WORD.findall(text.lower())
     return [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]

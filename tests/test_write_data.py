@@ -93,6 +93,16 @@ def test_the_example_prompts_shown_to_the_architect_keep_the_rules():
         assert not re.search(r"\bThe (?:setting|camera) is\b", example)  # what the architect is told not to write
 
 
+def test_the_critic_refuses_a_prompt_that_copies_the_example_it_was_shown():
+    example = WRITING["examples"][0]  # the heron: "... a telephoto lens pressing the reeds into soft stripes ..."
+    good = ("A red fox running on a quiet beach, lean and alert, its paws kicking up wet sand as it races along the "
+            "waterline. Waves break behind it under soft golden backlight at dusk. A low-angle tracking shot moves "
+            "alongside at the fox's height, a 200mm telephoto lens compressing the dunes behind.")
+    assert wd.problems(good, QUERY, example) == []
+    copied = good.replace("compressing the dunes behind", "pressing the reeds into soft stripes")
+    assert wd.problems(copied, QUERY, example)[0].startswith("copies the example: ")
+
+
 def test_the_plan_names_q_action_and_place_so_the_manner_and_setting_attach_to_them():
     plan = {"look": "lean and alert", "motion": "in short bursts", "setting": "with driftwood", "shot": "a wide shot"}
     lines = wd.plan_lines(BASE, plan).splitlines()

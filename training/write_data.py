@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -34,16 +33,17 @@ from dppgrpo_core.models.embedder import embed, load_embedder
 from dppgrpo_core.settings import POLICY_SETTINGS, Settings
 from dppgrpo_core.vocabulary import CONTENT, WRITING, contradictions
 from eval.judge import keeps_subject_and_action
-from eval.written import added_phrases
+from eval.written import added_phrases, borrowed_phrases
 
 from .architect import SUBJECT_ACTIONS, BasePrompt, all_base_prompts, with_suffixes
 from .build_data import VBenchFilter, check_out, vbench_texts, write_dataset
 from .compose_data import Closeness
 from .critic import MAX_SIMILARITY, MIN_RELEVANCE, select_variants
+from .written_card import CARD, rows_and_stats
 
 ARCHITECT = "packaged:Qwen2.5-Coder-1.5B-Instruct"  # the strongest policy that runs on this CPU (README: models)
 KIND_OF = {subject: kind for kind, (subjects, _) in SUBJECT_ACTIONS.items() for subject in subjects}
-MANNERS = ("speed", "direction", "rhythm")  # one of these, and a gesture now and then for who can gesture
+MANNERS = ("speed", "direction", "rhythm")  # one of these, or for a person a gesture
 # Asked for 40-100 words the 1.5B architect wrote 25-40: it is asked for more, the critic holds the range (`problems`).
 ARCHITECT_WORDS = (WRITING["words"][0] + WRITING["words"][1]) // 2 + 10
 PLAN_AXES = ("shot", "angle", "camera", "lens", "light", "time", "weather", "setting", "composition")
@@ -64,7 +64,7 @@ def plan_for(query: str, subject: str, rng: random.Random, used: dict, closeness
     kind, fresh = KIND_OF.get(subject, "thing"), lambda vs, seen: rng.choice([v for v in vs if v not in seen] or vs)
     content = {"look": fresh(CONTENT["look"][kind], used.get("look", ()))}
     if kind != "thing" and not frame.has_motion:
-        axis = rng.choice(MANNERS + (("gesture",) if kind in ("animal", "person") else ()))
+        axis = rng.choice(MANNERS + (("gesture",) if kind == "person" else ()))  # an owl has no arms to stretch
         content["motion"] = fresh(CONTENT["motion_manner"][axis], used.get("motion", ()))
     composer.record_use(content, used)
     composer.record_use(picks, used)
@@ -106,8 +106,9 @@ def architect_messages(query: str, base: BasePrompt, plan: dict, example: str) -
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ask}]
 
 
-def problems(prompt: str, query: str) -> list[str]:
-    """Why the critic refuses a written prompt before any embedding: its length, q dropped, a contradiction.
+def problems(prompt: str, query: str, example: str = "", asked: str = "") -> list[str]:
+    """Why the critic refuses a written prompt before any embedding: its length, q dropped, a contradiction, words
+    copied from the example the architect was shown (not those that q or the plan it was `asked` hold too).
 
     >>> problems("A fox.", "a red fox running")
     ['2 words (40 to 100)', 'drops q']
@@ -119,7 +120,8 @@ def problems(prompt: str, query: str) -> list[str]:
     if not keeps_subject_and_action(prompt, query):
         found.append("drops q")
     found += [f"contradicts: {rule}" for rule in contradictions(prompt, query)]
-    return found
+    copied = sorted(borrowed_phrases(prompt, example) - borrowed_phrases(f"{query}\n{asked}", example))
+    return found + ([f"copies the example: {copied[0]}"] if copied else [])
 
 
 def write_one(index: int, query: str, base: BasePrompt, seed: int, n_candidates: int, k: int, policy, embedder,
@@ -127,20 +129,24 @@ def write_one(index: int, query: str, base: BasePrompt, seed: int, n_candidates:
     """One base prompt's record: its plans, the architect's prompts, the critic's reasons and the kept set."""
     rng, used = random.Random(f"{seed}:{query}"), {}
     near_q = closeness.of(query_vector)
-    plans, written, reasons, batch = [], [], [], n_candidates
+    plans, shown, written, reasons, batch = [], [], [], [], n_candidates
     for round_ in range(2):  # a second, smaller batch when the critic left fewer than k (half pass, typically)
         new = [plan_for(query, base.subject, rng, used, near_q) for _ in range(batch)]
-        examples = [rng.choice(WRITING["examples"]) for _ in new]
+        picks = [rng.randrange(len(WRITING["examples"])) for _ in new]
+        examples = [WRITING["examples"][i] for i in picks]
         raw = policy.generate_raw([architect_messages(query, base, p, e) for p, e in zip(new, examples)],
                                   temperature=0.7, seed=seed * 100_003 + index * 2 + round_)
         plans += new
+        shown += picks
         written += [clean_prompt(text) for text in raw]
-        reasons += [problems(p, query) for p in written[len(reasons):]]
+        reasons += [problems(p, query, e, plan_lines(base, plan))
+                    for p, e, plan in zip(written[len(reasons):], examples, new)]
         passing = [p for p, r in zip(written, reasons) if not r]
         batch = 2 * (k - len(passing))
         if batch <= 0:
             break
-    record = {"index": index, "query": query, "plans": plans, "written": written, "problems": reasons, "variants": []}
+    record = {"index": index, "query": query, "plans": plans, "examples": shown, "written": written,
+              "problems": reasons, "variants": []}
     if len(passing) >= k:
         verdict = select_variants(query_vector, passing, embed(passing, embedder), k, min_relevance, max_similarity,
                                   phrases=lambda p: added_phrases(p, query))
@@ -210,47 +216,6 @@ def build(n_base: int, seed: int, out: Path, policy, embedder, k: int = 8, n_can
     bar.close()
     kept = sorted(kept, key=lambda r: r["index"])[:n_base]
     return rows_and_stats(list(done.values()), kept, seed, k, n_candidates, test_fraction, policy)
-
-
-def rows_and_stats(records: list[dict], kept: list[dict], seed: int, k: int, n_candidates: int,
-                   test_fraction: float, policy) -> tuple[list[dict], dict]:
-    rows = [{"query": r["query"], "variants": r["variants"],
-             "split": "test" if random.Random(f"{seed}:split:{r['query']}").random() < test_fraction else "train"}
-            for r in kept]
-    tried = [r for r in records if not r.get("vbench")]
-    reasons = ["length" if "words" in reason else reason.split(":")[0] for r in tried for rs in r["problems"]
-               for reason in rs]
-    words = [len(v.split()) for r in kept for v in r["variants"]]
-    stats = {
-        "seed": seed, "k": k, "candidates_per_base": n_candidates, "architect": getattr(policy, "name", ARCHITECT),
-        "n_base": len(rows), "train": sum(r["split"] == "train" for r in rows),
-        "test": sum(r["split"] == "test" for r in rows), "tried": len(tried),
-        "vbench_excluded": sum(bool(r.get("vbench")) for r in records),
-        "too_few_variants": sum(not r["variants"] for r in tried),
-        "written": sum(len(r["written"]) for r in tried),
-        "refused": {reason: reasons.count(reason) for reason in sorted(set(reasons))},
-        "variant_words_mean": round(statistics.mean(words), 1) if words else 0.0,
-        "relevance_mean": round(statistics.mean(x for r in kept for x in r["relevances"]), 4) if kept else 0.0,
-        "log_det_mean": round(statistics.mean(r["log_det"] for r in kept), 4) if kept else 0.0,
-    }
-    return rows, stats
-
-
-CARD = """# DPP-GRPO written prompt sets (seed {seed})
-
-Base text-to-video prompts, each with {k} rich, faithful, coherent and mutually diverse rewrites (R_q), written
-by an architect language model ({architect}) from plans that spread the subject's look, the manner of its motion,
-the setting and the camera, and kept by a critic: {words} words, keeps q's content words, no coherence rule broken
-(`dppgrpo_core/coherence.yaml`), cos(p, q) ≥ MiniLM threshold, no near-duplicates, greedy DPP selection of {k}.
-Built with `python -m training.write_data --seed {seed} --k {k} --candidates {candidates_per_base}`; base prompts
-equal or near a VBench prompt are left out ({vbench_excluded} skipped).
-
-Base prompts: {n_base} (train {train}, test {test}) of {tried} tried ({too_few_variants} had fewer than {k}
-survivors). Prompts written / kept: {written} / {kept}; refused by the critic, by reason: {refused}. Kept variants:
-{variant_words_mean} words and cos(variant, q) {relevance_mean} on average; log det(L + I) of each R_q {log_det_mean}.
-Columns: `query` (q), `variants` (R_q in greedy DPP pick order), `split`; `progress*.jsonl` beside this card hold
-every base prompt's plans, the architect's prompts and the critic's reasons.
-"""
 
 
 def parse_shard(text: str) -> tuple[int, int]:
