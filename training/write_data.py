@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -106,6 +107,21 @@ def architect_messages(query: str, base: BasePrompt, plan: dict, example: str) -
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ask}]
 
 
+def within_length(prompt: str) -> str:
+    """The prompt cut after its last whole sentence within the rules' longest, when it runs over: the 1.5B asked
+    for ~80 words wrote over 100 in ~1 of 4 prompts, their last sentence a restatement more often than not.
+
+    >>> within_length("A fox runs. " + "It runs on and on. " * 30)[-18:]
+    'It runs on and on.'
+    """
+    high = WRITING["words"][1]
+    sentences = re.findall(r"[^.!?]+[.!?]+(?:\s+|$)", prompt)
+    while len(prompt.split()) > high and len(sentences) > 1:
+        sentences.pop()
+        prompt = "".join(sentences).strip()
+    return prompt
+
+
 def problems(prompt: str, query: str, example: str = "", asked: str = "") -> list[str]:
     """Why the critic refuses a written prompt before any embedding: its length, q dropped, a contradiction, words
     copied from the example the architect was shown (not those that q or the plan it was `asked` hold too).
@@ -138,7 +154,7 @@ def write_one(index: int, query: str, base: BasePrompt, seed: int, n_candidates:
                                   temperature=0.7, seed=seed * 100_003 + index * 2 + round_)
         plans += new
         shown += picks
-        written += [clean_prompt(text) for text in raw]
+        written += [within_length(clean_prompt(text)) for text in raw]
         reasons += [problems(p, query, e, plan_lines(base, plan))
                     for p, e, plan in zip(written[len(reasons):], examples, new)]
         passing = [p for p, r in zip(written, reasons) if not r]
