@@ -8,7 +8,7 @@ import pytest
 
 from dppgrpo_core.models import chat
 from dppgrpo_core.models.embedder import load_embedder
-from dppgrpo_core.vocabulary import CONTENT, WRITING
+from dppgrpo_core.vocabulary import CONTENT, WRITING, contradictions
 from eval import judge
 from training import write_data as wd
 
@@ -89,7 +89,7 @@ def test_one_source_of_the_rules_for_the_writer_the_architect_and_the_checks():
 def test_the_example_prompts_shown_to_the_architect_keep_the_rules():
     assert len(WRITING["examples"]) >= 4
     for example in WRITING["examples"]:
-        assert judge.is_rich(example) and wd.contradictions(example) == [], example
+        assert judge.is_rich(example) and contradictions(example) == [], example
         assert not re.search(r"\bThe (?:setting|camera) is\b", example)  # what the architect is told not to write
 
 
@@ -193,3 +193,19 @@ def test_comparing_a_dataset_without_rows_is_one_line(tmp_path, capsys):
     assert main(["--dataset", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"error: {tmp_path} has no training rows yet: nothing "
                                                             "to compare."]
+
+
+def test_the_dataset_follows_todays_critic_whatever_was_decided_when_written(tmp_path, embedder):
+    kwargs = dict(seed=3, k=3, n_candidates=4, vbench=[], progress=False, embedder=embedder)
+    rows, _ = wd.build(2, out=tmp_path, policy=PlanRealiser(), **kwargs)
+    assert len(rows) == 2
+    log = tmp_path / "progress.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    first = next(r for r in records if r["variants"])
+    # As if written under an older rule: every prompt a 120-word run-on that today's critic refuses.
+    first["written"] = [" ".join([first["query"]] + ["and on"] * 60) for _ in first["written"]]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    rows, stats = wd.build(2, out=tmp_path, policy=None, **kwargs)  # --finish
+    assert [r["query"] for r in rows] == [r["query"] for r in records if r["variants"] and r is not first]
+    assert stats["refused"]["length"] >= len(first["written"])
+    assert json.loads(log.read_text().splitlines()[records.index(first)])["variants"]  # the log keeps what was decided

@@ -8,18 +8,19 @@ Per base prompt (subject × action × place from the vocabulary's builder lists,
 or camera suffix a rewrite must keep): `plan_for` draws plans (a look by the subject's kind, a manner of motion,
 a few coherent cinematic values, unused ones first); the architect (any policy; by default Qwen2.5-Coder-1.5B
 through the fast engine) writes one prompt per plan with the writer's own instruction (`chat.SYSTEM_PROMPT`) plus
-the plan, all in one batch; the critic (`problems`, then `training.critic.select_variants`) keeps prompts of the
-rules' length that keep q and break no coherence rule, with cos(p, q) ≥ MIN_RELEVANCE, drops near-duplicates and
-picks k by greedy DPP. Each base prompt's outcome is appended to OUT/progress.jsonl (one file per `--shard`) when
-it is done: a stopped run resumes where it stopped (plans and seeds depend only on --seed and q), and every run
-ends by writing the dataset (train/test parquet, stats.json, README.md) from all the rows so far.
+the plan and an example of the form, all in one batch; the critic (`judge`: `training.critic.problems`; `select`:
+`training.critic.select_variants`) keeps prompts of the rules' length that keep q, break no coherence rule and copy
+nothing from the example, with cos(p, q) ≥ MIN_RELEVANCE, drops near-duplicates, caps shared phrases and picks k
+by greedy DPP. Each base prompt's outcome is appended to OUT/progress.jsonl (one file per `--shard`) when it is
+done: a stopped run resumes where it stopped (plans and seeds depend only on --seed and q), and every run ends by
+writing the dataset (train/test parquet, stats.json, README.md) from all the records so far, each judged anew by
+today's critic (`rejudged`), so a rule added later applies to what was written before it.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import re
 import sys
 import time
 from pathlib import Path
@@ -29,17 +30,22 @@ from tqdm import tqdm
 from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, whole
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import composer
-from dppgrpo_core.models.chat import SYSTEM_PROMPT, clean_prompt, degenerate_reason
+from dppgrpo_core.models.chat import SYSTEM_PROMPT, clean_prompt
 from dppgrpo_core.models.embedder import embed, load_embedder
 from dppgrpo_core.settings import POLICY_SETTINGS, Settings
-from dppgrpo_core.vocabulary import CONTENT, WRITING, contradictions
-from eval.judge import keeps_subject_and_action
-from eval.written import added_phrases, borrowed_phrases
+from dppgrpo_core.vocabulary import CONTENT, WRITING
+from eval.written import added_phrases
 
 from .architect import SUBJECT_ACTIONS, BasePrompt, all_base_prompts, with_suffixes
 from .build_data import VBenchFilter, check_out, vbench_texts, write_dataset
 from .compose_data import Closeness
-from .critic import MAX_SIMILARITY, MIN_RELEVANCE, select_variants
+from .critic import (
+    MAX_SIMILARITY,
+    MIN_RELEVANCE,
+    problems,
+    select_variants,
+    within_length,
+)
 from .written_card import CARD, rows_and_stats
 
 ARCHITECT = "packaged:Qwen2.5-Coder-1.5B-Instruct"  # the strongest policy that runs on this CPU (README: models)
@@ -107,65 +113,45 @@ def architect_messages(query: str, base: BasePrompt, plan: dict, example: str) -
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ask}]
 
 
-def within_length(prompt: str) -> str:
-    """The prompt cut after its last whole sentence within the rules' longest, when it runs over: the 1.5B asked
-    for ~80 words wrote over 100 in ~1 of 4 prompts, their last sentence a restatement more often than not.
-
-    >>> within_length("A fox runs. " + "It runs on and on. " * 30)[-18:]
-    'It runs on and on.'
-    """
-    high = WRITING["words"][1]
-    sentences = re.findall(r"[^.!?]+[.!?]+(?:\s+|$)", prompt)
-    while len(prompt.split()) > high and len(sentences) > 1:
-        sentences.pop()
-        prompt = "".join(sentences).strip()
-    return prompt
-
-
-def problems(prompt: str, query: str, example: str = "", asked: str = "") -> list[str]:
-    """Why the critic refuses a written prompt before any embedding: its length, q dropped, a contradiction, words
-    copied from the example the architect was shown (not those that q or the plan it was `asked` hold too).
-
-    >>> problems("A fox.", "a red fox running")
-    ['2 words (40 to 100)', 'drops q']
-    """
-    low, high = WRITING["words"]
-    words = len(prompt.split())
-    found = [] if low <= words <= high else [f"{words} words ({low} to {high})"]
-    found += [r for r in [degenerate_reason(prompt)] if r and words >= 3]  # under 3 words: the length said it
-    if not keeps_subject_and_action(prompt, query):
-        found.append("drops q")
-    found += [f"contradicts: {rule}" for rule in contradictions(prompt, query)]
-    copied = sorted(borrowed_phrases(prompt, example) - borrowed_phrases(f"{query}\n{asked}", example))
-    return found + ([f"copies the example: {copied[0]}"] if copied else [])
-
-
 def write_one(index: int, query: str, base: BasePrompt, seed: int, n_candidates: int, k: int, policy, embedder,
               min_relevance: float, max_similarity: float, closeness: Closeness, query_vector) -> dict:
     """One base prompt's record: its plans, the architect's prompts, the critic's reasons and the kept set."""
     rng, used = random.Random(f"{seed}:{query}"), {}
     near_q = closeness.of(query_vector)
-    plans, shown, written, reasons, batch = [], [], [], [], n_candidates
+    plans, shown, written, batch = [], [], [], n_candidates
     for round_ in range(2):  # a second, smaller batch when the critic left fewer than k (half pass, typically)
         new = [plan_for(query, base.subject, rng, used, near_q) for _ in range(batch)]
         picks = [rng.randrange(len(WRITING["examples"])) for _ in new]
-        examples = [WRITING["examples"][i] for i in picks]
-        raw = policy.generate_raw([architect_messages(query, base, p, e) for p, e in zip(new, examples)],
-                                  temperature=0.7, seed=seed * 100_003 + index * 2 + round_)
-        plans += new
-        shown += picks
-        written += [within_length(clean_prompt(text)) for text in raw]
-        reasons += [problems(p, query, e, plan_lines(base, plan))
-                    for p, e, plan in zip(written[len(reasons):], examples, new)]
-        passing = [p for p, r in zip(written, reasons) if not r]
-        batch = 2 * (k - len(passing))
+        asks = [architect_messages(query, base, plan, WRITING["examples"][e]) for plan, e in zip(new, picks)]
+        raw = policy.generate_raw(asks, temperature=0.7, seed=seed * 100_003 + index * 2 + round_)
+        plans, shown, written = plans + new, shown + picks, written + [clean_prompt(text) for text in raw]
+        record = judge({"index": index, "query": query, "plans": plans, "examples": shown, "written": written}, base)
+        batch = 2 * (k - sum(not r for r in record["problems"]))
         if batch <= 0:
             break
-    record = {"index": index, "query": query, "plans": plans, "examples": shown, "written": written,
-              "problems": reasons, "variants": []}
+    return select(record, k, embedder, query_vector, min_relevance, max_similarity)
+
+
+def judge(record: dict, base: BasePrompt) -> dict:
+    """The critic's first pass over a record's written prompts, by today's rules: each cut to the rules' length
+    (`within_length`), then its `problems` (with the example it was shown, in records that keep one)."""
+    shown = record.get("examples") or [None] * len(record["written"])
+    record["written"] = [within_length(p) for p in record["written"]]
+    record["problems"] = [problems(p, record["query"], "" if e is None else WRITING["examples"][e],
+                                   plan_lines(base, plan))
+                          for p, e, plan in zip(record["written"], shown, record["plans"])]
+    return record
+
+
+def select(record: dict, k: int, embedder, query_vector, min_relevance: float = MIN_RELEVANCE,
+           max_similarity: float = MAX_SIMILARITY) -> dict:
+    """The critic's second pass: k of the prompts that passed, by relevance, distinctness, the set-level phrase
+    rule and greedy DPP; none when fewer than k pass."""
+    passing = [p for p, r in zip(record["written"], record["problems"]) if not r]
+    record.update(variants=[], relevances=[], log_det=0.0)
     if len(passing) >= k:
         verdict = select_variants(query_vector, passing, embed(passing, embedder), k, min_relevance, max_similarity,
-                                  phrases=lambda p: added_phrases(p, query))
+                                  phrases=lambda p: added_phrases(p, record["query"]))
         record.update(variants=verdict.variants, relevances=verdict.relevances, log_det=verdict.log_det)
     return record
 
@@ -230,8 +216,21 @@ def build(n_base: int, seed: int, out: Path, policy, embedder, k: int = 8, n_can
             share = share[0] + 1, share[1]
             bar.update(1)
     bar.close()
-    kept = sorted(kept, key=lambda r: r["index"])[:n_base]
-    return rows_and_stats(list(done.values()), kept, seed, k, n_candidates, test_fraction, policy)
+    records = rejudged(done, seed, suffix_fraction, k, embedder, min_relevance, max_similarity)
+    kept = sorted((r for r in records if r["variants"]), key=lambda r: r["index"])[:n_base]
+    vbench = [r for r in done.values() if r.get("vbench")]
+    return rows_and_stats(records + vbench, kept, seed, k, n_candidates, test_fraction, policy)
+
+
+def rejudged(done: dict[str, dict], seed: int, suffix_fraction: float, k: int, embedder, min_relevance: float,
+             max_similarity: float) -> list[dict]:
+    """Every record (a copy) with its kept set by today's critic, so that the dataset follows the rules as they are now, whatever
+    rules were in force when each base prompt was written (progress*.jsonl keeps what was decided then)."""
+    bases = dict(base_queries(seed, suffix_fraction))
+    tried = [dict(r) for r in done.values() if not r.get("vbench") and r["query"] in bases]
+    vectors = embed([r["query"] for r in tried], embedder) if tried else []
+    return [select(judge(r, bases[r["query"]]), k, embedder, v, min_relevance, max_similarity)
+            for r, v in zip(tried, vectors)]
 
 
 def parse_shard(text: str) -> tuple[int, int]:
