@@ -53,6 +53,9 @@ KIND_OF = {subject: kind for kind, (subjects, _) in SUBJECT_ACTIONS.items() for 
 MANNERS = ("speed", "direction", "rhythm")  # one of these, or for a person a gesture
 # Asked for 40-100 words the 1.5B architect wrote 25-40: it is asked for more, the critic holds the range (`problems`).
 ARCHITECT_WORDS = (WRITING["words"][0] + WRITING["words"][1]) // 2 + 10
+# Rounds of writing per base prompt. Two left most base prompts one to four prompts short of k, their work lost:
+# a third costs less than the base prompts it saves.
+MAX_ROUNDS = 3
 PLAN_AXES = ("shot", "angle", "camera", "lens", "light", "time", "weather", "setting", "composition")
 
 
@@ -119,17 +122,19 @@ def write_one(index: int, query: str, base: BasePrompt, seed: int, n_candidates:
     rng, used = random.Random(f"{seed}:{query}"), {}
     near_q = closeness.of(query_vector)
     plans, shown, written, batch = [], [], [], n_candidates
-    for round_ in range(2):  # a second, smaller batch when the critic left fewer than k (half pass, typically)
+    for round_ in range(MAX_ROUNDS):  # more when the critic left fewer than k: at the pass rate seen so far
         new = [plan_for(query, base.subject, rng, used, near_q) for _ in range(batch)]
         picks = [rng.randrange(len(WRITING["examples"])) for _ in new]
         asks = [architect_messages(query, base, plan, WRITING["examples"][e]) for plan, e in zip(new, picks)]
-        raw = policy.generate_raw(asks, temperature=0.7, seed=seed * 100_003 + index * 2 + round_)
+        raw = policy.generate_raw(asks, temperature=0.7, seed=seed * 100_003 + index * MAX_ROUNDS + round_)
         plans, shown, written = plans + new, shown + picks, written + [clean_prompt(text) for text in raw]
         record = judge({"index": index, "query": query, "plans": plans, "examples": shown, "written": written}, base)
-        batch = 2 * (k - sum(not r for r in record["problems"]))
-        if batch <= 0:
+        record = select(record, k, embedder, query_vector, min_relevance, max_similarity)
+        if record["variants"]:
             break
-    return select(record, k, embedder, query_vector, min_relevance, max_similarity)
+        passing = sum(not r for r in record["problems"])
+        batch = min(n_candidates, max(4, -(-max(k - passing, 1) * len(written) // max(passing, 1))))
+    return record
 
 
 def judge(record: dict, base: BasePrompt) -> dict:
