@@ -62,8 +62,9 @@ def added_phrases(prompt: str, query: str, n: int = 4) -> set[str]:
 
 
 def borrowed_phrases(prompt: str, source: str, n: int = 3) -> set[str]:
-    """The n-word phrases of the prompt found in `source` with at least two content words: what a writer copied
-    from an example it was shown ("soft stripes behind"), not shared grammar ("in the middle").
+    """The n-word phrases of the prompt found in `source` with at least two content words, once the camera and
+    light words are taken out (`content_text`): what a writer copied from an example it was shown ("soft stripes
+    behind"), not shared grammar ("in the middle") or the trade's words ("a low angle", "a medium wide").
 
     >>> sorted(borrowed_phrases("An owl runs, the marsh making soft stripes behind it.",
     ...                         "The reeds press into soft stripes behind it."))
@@ -71,7 +72,8 @@ def borrowed_phrases(prompt: str, source: str, n: int = 3) -> set[str]:
     """
     from .judge import content_words
 
-    return {g for g in set(_ngrams(prompt, n)) & set(_ngrams(source, n)) if len(content_words(g)) >= 2}
+    shared = set(_ngrams(content_text(prompt), n)) & set(_ngrams(content_text(source), n))
+    return {g for g in shared if len(content_words(g)) >= 2}
 
 
 def _ngrams(text: str, n: int) -> list[str]:

@@ -108,6 +108,9 @@ def test_the_plan_names_q_action_and_place_so_the_manner_and_setting_attach_to_t
     lines = wd.plan_lines(BASE, plan).splitlines()
     assert lines[:3] == ["- the subject: a red fox, lean and alert", "- the action: running, in short bursts",
                          "- the place: on a quiet beach, with driftwood"]
+    # q's style or camera suffix is named to keep; a q without one gets no such line.
+    assert wd.plan_lines(BASE, plan, QUERY + ", pixel art").splitlines()[-1] == "- keep these words as given: pixel art"
+    assert "keep these words" not in wd.plan_lines(BASE, plan, QUERY)
 
 
 def test_the_build_is_seeded_and_resumes_where_it_stopped(tmp_path, embedder):

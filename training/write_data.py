@@ -81,9 +81,10 @@ def plan_for(query: str, subject: str, rng: random.Random, used: dict, closeness
     return {**content, **{axis: picks[axis] for axis in PLAN_AXES if axis in picks}}
 
 
-def plan_lines(base: BasePrompt, plan: dict) -> str:
+def plan_lines(base: BasePrompt, plan: dict, query: str = "") -> str:
     """The plan as the architect reads it, one line per part; q's action and place are named so that the plan's
-    manner and setting attach to them (asked for a bare "motion" the 1.5B wrote a new action in ~1 of 4 prompts).
+    manner and setting attach to them (asked for a bare "motion" the 1.5B wrote a new action in ~1 of 4 prompts),
+    and q's style or camera suffix is named to keep (unnamed, it was dropped: 1 of 9 such base prompts kept a set).
 
     >>> print(plan_lines(BasePrompt("a red fox", "running", "on a beach"), {"look": "lean", "motion": "briskly"}))
     - the subject: a red fox, lean
@@ -96,6 +97,8 @@ def plan_lines(base: BasePrompt, plan: dict) -> str:
              f"the action: {base.action}" + (f", {plan['motion']}" if "motion" in plan else ""),
              f"the place: {base.place}" + (f", {plan['setting']}" if "setting" in plan else ""),
              f"the light: {light}" if light else None, f"the camera: {camera}" if camera else None]
+    suffix = query[len(base.text):].strip(" ,") if query.startswith(base.text) else ""
+    lines.append(f"keep these words as given: {suffix}" if suffix else None)
     return "\n".join(f"- {line}" for line in lines if line)
 
 
@@ -110,8 +113,8 @@ def architect_messages(query: str, base: BasePrompt, plan: dict, example: str) -
     ['- the subject: a red fox, lean', '- the action: running', '- the place: on a beach']
     """
     ask = (f'Write a video prompt for "{query}" that realises this plan in three or four flowing sentences of your '
-           f"own, about {ARCHITECT_WORDS} words:\n{plan_lines(base, plan)}\nWeave the parts together in any order; "
-           f"open no sentence with \"The setting is\" or \"The camera is\". The form, shown for another prompt "
+           f"own, about {ARCHITECT_WORDS} words:\n{plan_lines(base, plan, query)}\nWeave the parts together in any "
+           f"order; open no sentence with \"The setting is\" or \"The camera is\". The form, shown for another prompt "
            f"(take none of its words):\n{example}")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ask}]
 
@@ -143,7 +146,7 @@ def judge(record: dict, base: BasePrompt) -> dict:
     shown = record.get("examples") or [None] * len(record["written"])
     record["written"] = [within_length(p) for p in record["written"]]
     record["problems"] = [problems(p, record["query"], "" if e is None else WRITING["examples"][e],
-                                   plan_lines(base, plan))
+                                   plan_lines(base, plan, record["query"]))
                           for p, e, plan in zip(record["written"], shown, record["plans"])]
     return record
 
