@@ -103,6 +103,19 @@ def test_the_critic_refuses_a_prompt_that_copies_the_example_it_was_shown():
     assert wd.problems(copied, QUERY, example)[0].startswith("copies the example: ")
 
 
+def test_the_critic_refuses_an_echoed_instruction_and_q_words_said_over_and_over():
+    query = "a tabby cat playing with a stick beside a mountain lake, side view"
+    good = ("A grey tabby cat, old and grey around the muzzle, plays with a stick beside a mountain lake, side view, "
+            "batting it across the pebbles and pouncing as it rolls toward the water. A storm rolls in over the "
+            "peaks and the light turns flat and cold. A crane shot rises from ground level, the cat small in the "
+            "lower third.")
+    assert wd.problems(good, query) == []
+    echoed = good.replace("the cat small in the lower third", "weaves the parts together in any order")
+    assert "echoes the instruction" in wd.problems(echoed, query)
+    repeated = good.replace("the pebbles", "the pebbles, side view, side view")
+    assert wd.problems(repeated, query) == ["says 'side view' more than twice"]
+
+
 def test_the_plan_names_q_action_and_place_so_the_manner_and_setting_attach_to_them():
     plan = {"look": "lean and alert", "motion": "in short bursts", "setting": "with driftwood", "shot": "a wide shot"}
     lines = wd.plan_lines(BASE, plan).splitlines()

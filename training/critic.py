@@ -120,7 +120,8 @@ def within_length(prompt: str) -> str:
 
 def problems(prompt: str, query: str, example: str = "", asked: str = "") -> list[str]:
     """Why the critic refuses a written prompt before any embedding: its length, q dropped, a contradiction, words
-    copied from the example the architect was shown (not those that q or the plan it was `asked` hold too).
+    copied from the example the architect was shown (not those that q or the plan it was `asked` hold too), the
+    instruction echoed, q's style or view words said over and over.
 
     >>> problems("A fox.", "a red fox running")
     ['2 words (40 to 100)', 'drops q']
@@ -133,4 +134,14 @@ def problems(prompt: str, query: str, example: str = "", asked: str = "") -> lis
         found.append("drops q")
     found += [f"contradicts: {rule}" for rule in contradictions(prompt, query)]
     copied = sorted(borrowed_phrases(prompt, example) - borrowed_phrases(f"{query}\n{asked}", example))
-    return found + ([f"copies the example: {copied[0]}"] if copied else [])
+    found += [f"copies the example: {copied[0]}"] if copied else []
+    found += ["echoes the instruction"] if _ECHO.search(prompt) else []
+    tail = query.rsplit(",", 1)[1].strip() if "," in query else ""  # q's style or view words ("side view")
+    if tail and len(re.findall(re.escape(tail), prompt, re.IGNORECASE)) > 2:
+        found.append(f"says {tail!r} more than twice")
+    return found
+
+
+# The architect's instruction written into a prompt: "..., weaves the parts together in any order, keeping the
+# words as given: side view" (seen in a kept set before this rule).
+_ECHO = re.compile(r"\b(?:weav\w* the parts|words as given|(?:this|the) plan\b|open no sentence)", re.IGNORECASE)
