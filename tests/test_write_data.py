@@ -116,6 +116,20 @@ def test_the_critic_refuses_an_echoed_instruction_and_q_words_said_over_and_over
     assert wd.problems(repeated, query) == ["says 'side view' more than twice"]
 
 
+def test_the_critic_refuses_a_second_place_but_not_q_place_in_other_words_or_the_plan_setting():
+    query = "a brown bear looking around curiously on a wooden pier"
+    good = ("A brown bear with a thick glossy coat looks around curiously on a wooden pier, turning its head in slow "
+            "arcs and sniffing the salt air as gulls wheel overhead. Late-afternoon light warms the weathered planks "
+            "and the calm water below. A wide shot from a low angle, the camera slowly dollies in on the bear.")
+    assert wd.problems(good, query) == []
+    moved = "In a warm, sunny backyard, " + good[0].lower() + good[1:]  # as the 1.5B wrote it: both places
+    assert wd.problems(moved, query) == ["moves q's place: In a warm, sunny backyard"]
+    by_the_harbour = good.replace("and the calm water below", "at the edge of the harbour")
+    assert wd.problems(by_the_harbour, query, asked="the harbour behind") == []  # the plan's setting asked for it
+    assert wd.problems(good.replace("on a wooden pier", "on the wooden piers"), query) == []  # q's place, plural
+    assert wd.problems(moved, "a brown bear") == []  # q names no place: the writer may add them
+
+
 def test_the_plan_names_q_action_and_place_so_the_manner_and_setting_attach_to_them():
     plan = {"look": "lean and alert", "motion": "in short bursts", "setting": "with driftwood", "shot": "a wide shot"}
     lines = wd.plan_lines(BASE, plan).splitlines()

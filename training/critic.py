@@ -24,7 +24,8 @@ import torch
 from dppgrpo_core.maths.dpp import greedy_select, log_det, unit_rows
 from dppgrpo_core.maths.rewards import relevance
 from dppgrpo_core.models.chat import degenerate_reason
-from dppgrpo_core.vocabulary import WRITING, contradictions
+from dppgrpo_core.expand.composer import ParsedQuery
+from dppgrpo_core.vocabulary import DETECT, WRITING, contradictions
 from eval.judge import keeps_subject_and_action
 from eval.written import borrowed_phrases
 
@@ -121,7 +122,7 @@ def within_length(prompt: str) -> str:
 def problems(prompt: str, query: str, example: str = "", asked: str = "") -> list[str]:
     """Why the critic refuses a written prompt before any embedding: its length, q dropped, a contradiction, words
     copied from the example the architect was shown (not those that q or the plan it was `asked` hold too), the
-    instruction echoed, q's style or view words said over and over.
+    instruction echoed, q's style or view words said over and over, a place that is not q's.
 
     >>> problems("A fox.", "a red fox running")
     ['2 words (40 to 100)', 'drops q']
@@ -139,7 +140,33 @@ def problems(prompt: str, query: str, example: str = "", asked: str = "") -> lis
     tail = query.rsplit(",", 1)[1].strip() if "," in query else ""  # q's style or view words ("side view")
     if tail and len(re.findall(re.escape(tail), prompt, re.IGNORECASE)) > 2:
         found.append(f"says {tail!r} more than twice")
+    found += [f"moves q's place: {moved[0]}"] if (moved := other_places(prompt, query, asked)) else []
     return found
+
+
+def other_places(prompt: str, query: str, asked: str = "") -> list[str]:
+    """The places a prompt puts q's subject in that are neither q's nor the plan's, when q names a place: the 1.5B
+    writes "In a warm, sunny backyard, a brown bear ... on a wooden pier" (5% of the prompts kept before this rule;
+    a place word within q's or the plan's, "river" in "riverbank", is not another place).
+
+    >>> other_places("On a hilltop a dancer sips tea; in a dark alley she smiles.", "a dancer sipping tea on a hilltop")
+    ['in a dark alley']
+    >>> other_places("A bear on the wooden pier, by the river.", "a bear on a wooden pier near a riverbank")
+    []
+    """
+    if not ParsedQuery.of(query).has_place:
+        return []
+    known = f"{query} {asked}".lower()
+    return [m.group(0) for m in _PLACED.finditer(prompt) if m.group(1).lower().rstrip("s") not in known]
+
+
+# A preposition, an article, up to three words ("a warm, sunny"), then a place word of the vocabulary's detectors;
+# not the words that are weather or a direction as often as a place ("in the snow", "outside the frame").
+_PLACE_WORDS = [w for kind in ("indoor", "outdoor", "skyless") for w in DETECT[kind]
+                if w not in {"sky", "skies", "snow", "outside", "outdoors?", "inside", "indoors?", "city", "sea",
+                             "ocean", "stage", "(?<!meteor\\s)shower"}]
+_PLACED = re.compile(r"\b(?:in|on|at|inside|into|near|beside)\s+(?:a|an|the)\s+(?:[\w'-]+,?\s+){0,3}?"
+                     rf"({'|'.join(_PLACE_WORDS)})\b", re.IGNORECASE)
 
 
 # The architect's instruction written into a prompt: "..., weaves the parts together in any order, keeping the
