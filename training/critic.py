@@ -9,7 +9,8 @@ removal (cosine to an already kept candidate above a ceiling); greedy DPP MAP se
 (`dppgrpo_core.maths.dpp.greedy_select`). The pick order is kept: each variant is the one that adds the
 most volume given those before it, which is the behaviour SFT teaches. For written prompts (`training.write_data`)
 `problems` comes first: the rules' length (`within_length` cuts an overlong one at a sentence), q kept, no
-contradiction, nothing copied from the example the writer was shown.
+contradiction, no place but q's or the plan's (`other_places`), nothing copied from the example the writer was shown,
+the instruction not echoed.
 """
 
 from __future__ import annotations
