@@ -163,9 +163,10 @@ def other_places(prompt: str, query: str, asked: str = "") -> list[str]:
 
 # A preposition, an article, up to three words ("a warm, sunny"), then a place word of the vocabulary's detectors;
 # not the words that are weather or a direction as often as a place ("in the snow", "outside the frame").
+_NOT_A_PLACE = ("sky", "skies", "snow", "outside", "outdoors", "inside", "indoors", "city", "sea", "ocean", "stage",
+                "shower")
 _PLACE_WORDS = [w for kind in ("indoor", "outdoor", "skyless") for w in DETECT[kind]
-                if w not in {"sky", "skies", "snow", "outside", "outdoors?", "inside", "indoors?", "city", "sea",
-                             "ocean", "stage", "(?<!meteor\\s)shower"}]
+                if not any(re.fullmatch(w, word) for word in _NOT_A_PLACE)]
 _PLACED = re.compile(r"\b(?:in|on|at|inside|into|near|beside)\s+(?:a|an|the)\s+(?:[\w'-]+,?\s+){0,3}?"
                      rf"({'|'.join(_PLACE_WORDS)})\b", re.IGNORECASE)
 
