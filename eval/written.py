@@ -61,6 +61,23 @@ def added_phrases(prompt: str, query: str, n: int = 4) -> set[str]:
     return {g for g in _ngrams(prompt, n) if not any(stem(w) in said for w in g.split())}
 
 
+def repeated_phrases(prompt: str, query: str, n: int = 4) -> list[str]:
+    """The added n-word phrases (two content words or more, none of q's) that one prompt says twice or more: a
+    writer's loop ("28mm wide-angle lens, 30mm wide-angle lens, …") or a restatement ("casting a soft glow over
+    the water" twice).
+
+    >>> repeated_phrases("A fox naps, casting a soft glow; later, casting a soft glow again.", "a fox")
+    ['casting a soft glow']
+    >>> repeated_phrases("A red fox runs; the red fox runs on.", "a red fox running")
+    []
+    """
+    from .judge import content_words, stem
+
+    said = set(content_words(query))
+    counts = collections.Counter(g for g in _ngrams(prompt, n) if not any(stem(w) in said for w in g.split()))
+    return sorted(g for g, count in counts.items() if count > 1 and len(content_words(g)) >= 2)
+
+
 def borrowed_phrases(prompt: str, source: str, n: int = 3) -> set[str]:
     """The n-word phrases of the prompt found in `source` with at least two content words, once the camera and
     light words are taken out (`content_text`): what a writer copied from an example it was shown ("soft stripes

@@ -116,6 +116,25 @@ def test_the_critic_refuses_an_echoed_instruction_and_q_words_said_over_and_over
     assert wd.problems(repeated, query) == ["says 'side view' more than twice"]
 
 
+def test_the_critic_refuses_a_loop_and_drops_a_restating_sentence_before_judging():
+    query = "a vintage red convertible gliding forward on a volcanic shore"
+    good = ("A vintage red convertible with a chrome grille glides forward on a volcanic shore, black sand spraying "
+            "from its tyres as it eases over the ridges. Steam drifts from vents in the rock behind it under a low "
+            "grey sky. A tracking shot keeps pace at wheel height on a wide-angle lens, then slows to let it pass.")
+    assert wd.problems(good, query) == []
+    # The student's loop, as the warm start wrote it: within one sentence, so no repair can save it.
+    looped = good.replace("on a wide-angle lens", "on a 28mm wide-angle lens, 30mm wide-angle lens, 30mm wide-angle "
+                          "lens, 24mm wide-angle lens, 54mm wide-angle lens, 24mm wide-angle lens")
+    assert wd.problems(looped, query) == ["repeats itself: 24mm wide angle lens"]
+    assert wd.without_restatements(looped, query) == looped
+    # A last sentence that says an added phrase again (the 1.5B's restatement) is dropped, and the rest is judged.
+    restated = good + " Steam drifts from vents in the rock as the camera holds."
+    assert wd.without_restatements(restated, query) == good
+    record = wd.judge({"query": query, "written": [restated], "plans": [{}]},
+                      wd.BasePrompt("a vintage red convertible", "gliding forward", "on a volcanic shore"))
+    assert record["written"] == [good] and record["problems"] == [[]]
+
+
 def test_the_critic_refuses_a_second_place_but_not_q_place_in_other_words_or_the_plan_setting():
     query = "a brown bear looking around curiously on a wooden pier"
     good = ("A brown bear with a thick glossy coat looks around curiously on a wooden pier, turning its head in slow "

@@ -10,7 +10,8 @@ removal (cosine to an already kept candidate above a ceiling); greedy DPP MAP se
 most volume given those before it, which is the behaviour SFT teaches. For written prompts (`training.write_data`)
 `problems` comes first: the rules' length (`within_length` cuts an overlong one at a sentence), q kept, no
 contradiction, no place but q's or the plan's (`other_places`), nothing copied from the example the writer was shown,
-the instruction not echoed.
+the instruction not echoed, no added phrase said twice (`eval.written.repeated_phrases`; `without_restatements`
+first drops a later sentence that only says one again).
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from dppgrpo_core.models.chat import degenerate_reason
 from dppgrpo_core.expand.composer import ParsedQuery
 from dppgrpo_core.vocabulary import DETECT, WRITING, contradictions
 from eval.judge import keeps_subject_and_action
-from eval.written import borrowed_phrases
+from eval.written import borrowed_phrases, repeated_phrases
 
 MIN_RELEVANCE = 0.55  # cos(variant, base) below this drifts from the base prompt's meaning
 MAX_SIMILARITY = 0.95  # two candidates closer than this say the same thing
 MAX_SHARING = 3  # prompts of a kept set that may share one added 4-word phrase (issue 24's acceptance: 3 of 8)
+_SENTENCE = re.compile(r"[^.!?]+[.!?]+(?:\s+|$)")  # a sentence with its closing marks and the space after
 
 
 def capped(order: list[int], phrases: list[set[str]], max_sharing: int) -> list[int]:
@@ -113,17 +115,38 @@ def within_length(prompt: str) -> str:
     'It runs on and on.'
     """
     high = WRITING["words"][1]
-    sentences = re.findall(r"[^.!?]+[.!?]+(?:\s+|$)", prompt)
+    sentences = _SENTENCE.findall(prompt)
     while len(prompt.split()) > high and len(sentences) > 1:
         sentences.pop()
         prompt = "".join(sentences).strip()
     return prompt
 
 
+def without_restatements(prompt: str, query: str) -> str:
+    """The prompt less each later sentence that says again an added phrase an earlier one said: the 1.5B often
+    ends on a restatement ("… casting a soft glow over the water." twice); a loop within one sentence stays, for
+    `problems` to refuse.
+
+    >>> without_restatements("A fox naps by a lake. Light falls, casting a soft glow. Dusk comes, casting a soft "
+    ...                      "glow again.", "a fox")
+    'A fox naps by a lake. Light falls, casting a soft glow.'
+    """
+    sentences = _SENTENCE.findall(prompt)
+    if len(sentences) < 2 or "".join(sentences).strip() != prompt.strip():
+        return prompt
+    kept: list[str] = []
+    for sentence in sentences:
+        if not kept or not repeated_phrases("".join(kept) + " " + sentence, query) or \
+                repeated_phrases(sentence, query):  # a loop inside the sentence: left for the rule
+            kept.append(sentence)
+    return "".join(kept).strip()
+
+
 def problems(prompt: str, query: str, example: str = "", asked: str = "") -> list[str]:
     """Why the critic refuses a written prompt before any embedding: its length, q dropped, a contradiction, words
     copied from the example the architect was shown (not those that q or the plan it was `asked` hold too), the
-    instruction echoed, q's style or view words said over and over, a place that is not q's.
+    instruction echoed, an added phrase said twice, q's style or view words said over and over, a place that is
+    not q's.
 
     >>> problems("A fox.", "a red fox running")
     ['2 words (40 to 100)', 'drops q']
@@ -138,6 +161,7 @@ def problems(prompt: str, query: str, example: str = "", asked: str = "") -> lis
     copied = sorted(borrowed_phrases(prompt, example) - borrowed_phrases(f"{query}\n{asked}", example))
     found += [f"copies the example: {copied[0]}"] if copied else []
     found += ["echoes the instruction"] if _ECHO.search(prompt) else []
+    found += [f"repeats itself: {said[0]}"] if (said := repeated_phrases(prompt, query)) else []
     tail = query.rsplit(",", 1)[1].strip() if "," in query else ""  # q's style or view words ("side view")
     if tail and len(re.findall(re.escape(tail), prompt, re.IGNORECASE)) > 2:
         found.append(f"says {tail!r} more than twice")

@@ -45,6 +45,7 @@ from .critic import (
     problems,
     select_variants,
     within_length,
+    without_restatements,
 )
 from .written_card import CARD, rows_and_stats
 
@@ -142,9 +143,10 @@ def write_one(index: int, query: str, base: BasePrompt, seed: int, n_candidates:
 
 def judge(record: dict, base: BasePrompt) -> dict:
     """The critic's first pass over a record's written prompts, by today's rules: each cut to the rules' length
-    (`within_length`), then its `problems` (with the example it was shown, in records that keep one)."""
+    (`within_length`) and less its restating sentences (`without_restatements`), then its `problems` (with the
+    example it was shown, in records that keep one)."""
     shown = record.get("examples") or [None] * len(record["written"])
-    record["written"] = [within_length(p) for p in record["written"]]
+    record["written"] = [within_length(without_restatements(p, record["query"])) for p in record["written"]]
     record["problems"] = [problems(p, record["query"], "" if e is None else WRITING["examples"][e],
                                    plan_lines(base, plan, record["query"]))
                           for p, e, plan in zip(record["written"], shown, record["plans"])]

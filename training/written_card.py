@@ -36,7 +36,8 @@ Base text-to-video prompts, each with {k} rich, faithful, coherent and mutually 
 by an architect language model ({architect}) from plans that spread the subject's look, the manner of its motion,
 the setting and the camera, and kept by a critic: {words} words, keeps q's content words, no coherence rule broken
 (`dppgrpo_core/coherence.yaml`), no place but q's or the plan's, nothing copied from the example shown, no
-added 4-word phrase in more than 3 of a set, cos(p, q) ≥ MiniLM threshold, no near-duplicates, greedy DPP selection
+added phrase said twice in a prompt (a later sentence that only restates one is dropped first), no added 4-word
+phrase in more than 3 of a set, cos(p, q) ≥ MiniLM threshold, no near-duplicates, greedy DPP selection
 of {k} (`training/critic.py`).
 Built with `python -m training.write_data --seed {seed} --k {k} --candidates {candidates_per_base}`; base prompts
 equal or near a VBench prompt are left out ({vbench_excluded} skipped).
