@@ -55,10 +55,7 @@ def added_phrases(prompt: str, query: str, n: int = 4) -> set[str]:
     >>> sorted(added_phrases("A fox naps. The camera is a wide shot.", "a fox"))
     ['camera is a wide', 'is a wide shot', 'naps the camera is', 'the camera is a']
     """
-    from .judge import content_words, stem
-
-    said = set(content_words(query))
-    return {g for g in _ngrams(prompt, n) if not any(stem(w) in said for w in g.split())}
+    return set(_added_ngrams(prompt, query, n))
 
 
 def repeated_phrases(prompt: str, query: str, n: int = 4) -> list[str]:
@@ -71,10 +68,9 @@ def repeated_phrases(prompt: str, query: str, n: int = 4) -> list[str]:
     >>> repeated_phrases("A red fox runs; the red fox runs on.", "a red fox running")
     []
     """
-    from .judge import content_words, stem
+    from .judge import content_words
 
-    said = set(content_words(query))
-    counts = collections.Counter(g for g in _ngrams(prompt, n) if not any(stem(w) in said for w in g.split()))
+    counts = collections.Counter(_added_ngrams(prompt, query, n))
     return sorted(g for g, count in counts.items() if count > 1 and len(content_words(g)) >= 2)
 
 
@@ -91,6 +87,14 @@ def borrowed_phrases(prompt: str, source: str, n: int = 3) -> set[str]:
 
     shared = set(_ngrams(content_text(prompt), n)) & set(_ngrams(content_text(source), n))
     return {g for g in shared if len(content_words(g)) >= 2}
+
+
+def _added_ngrams(prompt: str, query: str, n: int) -> list[str]:
+    """The prompt's n-word phrases, in order and with repeats, none of whose words is one of q's content words."""
+    from .judge import content_words, stem
+
+    said = set(content_words(query))
+    return [g for g in _ngrams(prompt, n) if not any(stem(w) in said for w in g.split())]
 
 
 def _ngrams(text: str, n: int) -> list[str]:
