@@ -89,3 +89,21 @@ def real(low=None, high=None):
 def seed(high: int = checks.SEED_MAX):
     """argparse type: a seed, a whole number from 0 to `high`."""
     return _type(lambda value: checks.seed(value, None, high), "seed")
+
+
+def shard():
+    """argparse type: "i/n", this process's part of a job split n ways, as (i, n) with 0 ≤ i < n ≤ 64.
+
+    >>> shard()("1/2")
+    (1, 2)
+    """
+    def parse(text: str) -> tuple[int, int]:
+        try:
+            part, parts = (int(x) for x in text.split("/"))
+        except ValueError:
+            part, parts = -1, 0
+        if not 0 <= part < parts <= 64:
+            raise UserFacingError(f"{text!r}: give i/n with 0 ≤ i < n ≤ 64, e.g. 0/2 and 1/2 on two cores.")
+        return part, parts
+
+    return _type(parse, "shard")

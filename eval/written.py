@@ -9,7 +9,8 @@
 *Content diversity* is Vendi after the shot, camera, lens, light and time words are masked (`content_text`): what
 is left is what is filmed (the subject's look, its motion, the setting), so a set that varies only the camera
 scores low. A *recurring phrase* is a run of four words not in q that several prompts of one set share (the
-trained policy's "with water glistening nearby" in 7 of 8): the acceptance allows at most 3 of 8.
+trained policy's "with water glistening nearby" in 7 of 8): the acceptance allows at most 3 of 8. A writer that
+says one thing twice within a prompt shows it by `repeated_phrases` (an added phrase) or `repeated_sentences`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _VALUES = sorted({v for axis in _MASKED_AXES for v in AXES[axis]}, key=len, reve
 _MASK = [re.compile(re.escape(v), re.IGNORECASE) for v in _VALUES] + [
     words_pattern(DETECT[name]) for name in ("shot", "camera_move", "lens", "light", "time")]
 _WORD = re.compile(r"[a-z0-9']+")
+SENTENCE = re.compile(r"[^.!?]+[.!?]+(?:\s+|$)")  # a sentence with its closing marks and the space after
 
 
 def content_text(prompt: str) -> str:
@@ -72,6 +74,28 @@ def repeated_phrases(prompt: str, query: str, n: int = 4) -> list[str]:
 
     counts = collections.Counter(_added_ngrams(prompt, query, n))
     return sorted(g for g, count in counts.items() if count > 1 and len(content_words(g)) >= 2)
+
+
+def repeated_sentences(prompt: str) -> list[str]:
+    """The prompt's sentences that say nothing an earlier one did not: their content words (three or more) are all
+    in one earlier sentence. The 1.5B architect ends on q said again ("The chef is walking with an umbrella, in
+    short bursts." twice), which `repeated_phrases` cannot see: every phrase of it holds one of q's words.
+
+    >>> repeated_sentences("A chef walks with an umbrella. Rain falls. The chef is walking with an umbrella.")
+    ['The chef is walking with an umbrella.']
+    >>> repeated_sentences("A fox runs across a field. The fox runs across the field at dusk.")
+    []
+    """
+    from .judge import content_words
+
+    earlier: list[set[str]] = []
+    found = []
+    for sentence in SENTENCE.findall(prompt):
+        said = set(content_words(sentence))
+        if len(said) >= 3 and any(said <= before for before in earlier):
+            found.append(sentence.strip())
+        earlier.append(said)
+    return found
 
 
 def borrowed_phrases(prompt: str, source: str, n: int = 3) -> set[str]:

@@ -137,3 +137,20 @@ def test_threads_setting_is_checked():
     for bad in ("0", "many", "-1"):
         with pytest.raises(UserFacingError, match="threads must be auto"):
             Settings(threads=bad).cpu_threads()
+
+
+@pytest.mark.parametrize("engine", ["ctranslate2", "transformers"])
+def test_a_suppressed_phrase_is_never_written_on_each_engine(tiny_policy_dir, tiny_policy_cache, engine):
+    """`suppress` (the architect's "The setting is …" ban) reaches each local engine's own mechanism."""
+    policy = load_policy(str(tiny_policy_dir), settings=_shared(tiny_policy_cache, engine))
+    tokenizer, msgs = policy.tokenizer, [build_messages("a dog at the beach", [])]
+    free = policy.generate_raw(msgs, temperature=0, max_new_tokens=24)[0]
+    ids = tokenizer(free, add_special_tokens=False)["input_ids"]
+    # A word the tiny random model writes greedily that is one token after a space, as a suppressed phrase is.
+    words = [w for w in dict.fromkeys(tokenizer.decode([i]).strip() for i in ids)
+             if w.isalpha() and len(tokenizer(f" {w}", add_special_tokens=False)["input_ids"]) == 1]
+    assert words, free
+    banned = tokenizer(f" {words[0]}", add_special_tokens=False)["input_ids"][0]
+    assert banned in ids
+    held = policy.generate_raw(msgs, temperature=0, max_new_tokens=24, suppress=[words[0]])[0]
+    assert banned not in tokenizer(held, add_special_tokens=False)["input_ids"] and held != free

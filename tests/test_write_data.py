@@ -135,6 +135,27 @@ def test_the_critic_refuses_a_loop_and_drops_a_restating_sentence_before_judging
     assert record["written"] == [good] and record["problems"] == [[]]
 
 
+def test_the_critic_puts_back_q_style_words_drops_a_sentence_said_again_and_refuses_a_filled_in_label():
+    query = "a vintage red convertible gliding forward on a volcanic shore, black and white"
+    base = wd.BasePrompt("a vintage red convertible", "gliding forward", "on a volcanic shore")
+    body = ("A vintage red convertible with a chrome grille glides forward on a volcanic shore, black sand spraying "
+            "from its tyres as it eases over the ridges. Steam drifts from vents in the rock behind it under a low "
+            "grey sky. A tracking shot keeps pace at wheel height on a wide-angle lens, then slows to let it pass.")
+    # One word of a long q may go, but not one of its style words: "black and white" left out is "drops q".
+    assert wd.problems(body, query) == ["drops q's style words"]
+    said_again = body + " The vintage red convertible glides forward on the volcanic shore."
+    record = wd.judge({"query": query, "written": [said_again], "plans": [{}]}, base)
+    assert record["written"] == [body[:-1] + ", black and white."] and record["problems"] == [[]]
+    # Said again and left in (`problems` judges any writer's prompt, the student's too): refused.
+    middle = body.replace(" A tracking", " The vintage red convertible glides forward on the volcanic shore. A tracking")
+    assert wd.problems(middle + " Black and white.", query) == [
+        "says a sentence again: The vintage red convertible glides forward on the volcanic shore."]
+    labelled = body.replace("Steam drifts from vents in the rock behind it", "The setting is a rocky shore")
+    assert wd.problems(labelled + " Black and white.", query) == ["fills in the plan: The setting is a"]
+    assert f'"The {WRITING["labels"][0]} is"' in wd.architect_messages(query, base, {}, "")[1]["content"]
+    assert f"{WRITING['labels'][1]} is" in wd.DECODING["suppress"]  # what the architect's engine cannot write
+
+
 def test_the_critic_refuses_a_second_place_but_not_q_place_in_other_words_or_the_plan_setting():
     query = "a brown bear looking around curiously on a wooden pier"
     good = ("A brown bear with a thick glossy coat looks around curiously on a wooden pier, turning its head in slow "
@@ -212,8 +233,7 @@ def test_shards_write_their_own_files_and_the_dataset_merges_them(tmp_path, embe
         assert sum(bool(r["variants"]) for r in records) == 1  # its share of 2
     rows, stats = wd.build(2, out=tmp_path, policy=None, **kwargs)  # --finish: both files, nothing new written
     assert len(rows) == 2 == stats["n_base"]
-    with pytest.raises(wd.UserFacingError, match="--shard"):
-        wd.parse_shard("2/2")
+    assert wd.main(["--out", str(tmp_path), "--finish", "--shard", "2/2"]) == 2  # one line, nothing written
 
 
 def test_the_critic_keeps_no_added_phrase_in_more_than_max_sharing_of_a_set(embedder):

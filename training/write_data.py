@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, whole
+from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, shard, whole
 from dppgrpo_core.errors import UserFacingError
 from dppgrpo_core.expand import composer
 from dppgrpo_core.models.chat import SYSTEM_PROMPT, clean_prompt
@@ -44,6 +44,7 @@ from .critic import (
     MIN_RELEVANCE,
     problems,
     select_variants,
+    with_style_words,
     within_length,
     without_restatements,
 )
@@ -57,6 +58,11 @@ ARCHITECT_WORDS = (WRITING["words"][0] + WRITING["words"][1]) // 2 + 10
 # Rounds of writing per base prompt. Two left most base prompts one to four prompts short of k, their work lost:
 # a third costs less than the base prompts it saves.
 MAX_ROUNDS = 3
+# How the architect decodes, besides its seed: no plan's label filled in ("The setting is a …", 590 of its first
+# 1,880 prompts, which the critic refuses) and no end before ~48 words (a third of them were 20-39 words; on the
+# same plans and seeds this minimum took the prompts passing the critic from 3 of 24 to 9 of 24). Each record
+# written since says so (records before 2026-12-04 have no "decoding").
+DECODING = {"suppress": [f"{label} is" for label in WRITING["labels"]], "min_new_tokens": 64}
 PLAN_AXES = ("shot", "angle", "camera", "lens", "light", "time", "weather", "setting", "composition")
 
 
@@ -115,8 +121,8 @@ def architect_messages(query: str, base: BasePrompt, plan: dict, example: str) -
     """
     ask = (f'Write a video prompt for "{query}" that realises this plan in three or four flowing sentences of your '
            f"own, about {ARCHITECT_WORDS} words:\n{plan_lines(base, plan, query)}\nWeave the parts together in any "
-           f"order; open no sentence with \"The setting is\" or \"The camera is\". The form, shown for another prompt "
-           f"(take none of its words):\n{example}")
+           f"order; write no \"The {WRITING['labels'][0]} is\" or \"The {WRITING['labels'][1]} is\" sentence. The "
+           f"form, shown for another prompt (take none of its words):\n{example}")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ask}]
 
 
@@ -130,9 +136,11 @@ def write_one(index: int, query: str, base: BasePrompt, seed: int, n_candidates:
         new = [plan_for(query, base.subject, rng, used, near_q) for _ in range(batch)]
         picks = [rng.randrange(len(WRITING["examples"])) for _ in new]
         asks = [architect_messages(query, base, plan, WRITING["examples"][e]) for plan, e in zip(new, picks)]
-        raw = policy.generate_raw(asks, temperature=0.7, seed=seed * 100_003 + index * MAX_ROUNDS + round_)
+        raw = policy.generate_raw(asks, temperature=0.7, seed=seed * 100_003 + index * MAX_ROUNDS + round_,
+                                  **DECODING)
         plans, shown, written = plans + new, shown + picks, written + [clean_prompt(text) for text in raw]
-        record = judge({"index": index, "query": query, "plans": plans, "examples": shown, "written": written}, base)
+        record = judge({"index": index, "query": query, "plans": plans, "examples": shown, "written": written,
+                        "decoding": DECODING}, base)
         record = select(record, k, embedder, query_vector, min_relevance, max_similarity)
         if record["variants"]:
             break
@@ -142,11 +150,12 @@ def write_one(index: int, query: str, base: BasePrompt, seed: int, n_candidates:
 
 
 def judge(record: dict, base: BasePrompt) -> dict:
-    """The critic's first pass over a record's written prompts, by today's rules: each cut to the rules' length
-    (`within_length`) and less its restating sentences (`without_restatements`), then its `problems` (with the
-    example it was shown, in records that keep one)."""
+    """The critic's first pass over a record's written prompts, by today's rules: each less its restating sentences
+    (`without_restatements`), cut to the rules' length (`within_length`), with q's style words put back
+    (`with_style_words`), then its `problems` (with the example it was shown, in records that keep one)."""
     shown = record.get("examples") or [None] * len(record["written"])
-    record["written"] = [within_length(without_restatements(p, record["query"])) for p in record["written"]]
+    record["written"] = [with_style_words(within_length(without_restatements(p, record["query"])), record["query"])
+                         for p in record["written"]]
     record["problems"] = [problems(p, record["query"], "" if e is None else WRITING["examples"][e],
                                    plan_lines(base, plan, record["query"]))
                           for p, e, plan in zip(record["written"], shown, record["plans"])]
@@ -243,21 +252,6 @@ def rejudged(done: dict[str, dict], seed: int, suffix_fraction: float, k: int, e
             for r, v in zip(tried, vectors)]
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """'i/n' → (i, n) with 0 ≤ i < n ≤ 64, else one line.
-
-    >>> parse_shard("1/2")
-    (1, 2)
-    """
-    try:
-        part, parts = (int(x) for x in text.split("/"))
-    except ValueError:
-        part, parts = -1, 0
-    if not 0 <= part < parts <= 64:
-        raise UserFacingError(f"--shard {text!r}: give i/n with 0 ≤ i < n ≤ 64, e.g. 0/2 and 1/2 on two cores.")
-    return part, parts
-
-
 def _main(argv) -> int:
     parser = ArgumentParser(prog="python -m training.write_data", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-base", type=whole(1, 14_000), default=400, help="base prompts with k kept variants")
@@ -268,7 +262,7 @@ def _main(argv) -> int:
     parser.add_argument("--suffix-fraction", type=real(0, 1), default=0.3)
     parser.add_argument("--hours", type=real(0, 1000), default=None, help="stop (resumable) after this long")
     parser.add_argument("--finish", action="store_true", help="write the dataset from progress*.jsonl, write nothing new")
-    parser.add_argument("--shard", default="0/1", help="i/n: this process writes every n-th base prompt from the "
+    parser.add_argument("--shard", type=shard(), default=(0, 1), help="i/n: this process writes every n-th base prompt from the "
                         "i-th (one process per core; run --finish once all are done)")
     Settings.add_arguments(parser, only=(*POLICY_SETTINGS, "embedder", "device", "cache_dir"))
     parser.set_defaults(policy=ARCHITECT)
@@ -282,7 +276,7 @@ def _main(argv) -> int:
 
     policy = None if args.finish else load_policy(settings=settings)
     rows, stats = build(args.n_base, args.seed, out, policy, embedder, args.k, args.candidates, args.suffix_fraction,
-                        time_limit_s=args.hours * 3600 if args.hours else None, shard=parse_shard(args.shard))
+                        time_limit_s=args.hours * 3600 if args.hours else None, shard=args.shard)
     stats["architect"] = settings.policy
     write_dataset(rows, stats, CARD.format(**stats, kept=stats["n_base"] * args.k,
                                            words="{}–{}".format(*WRITING["words"])), out)

@@ -28,6 +28,7 @@ from dppgrpo_core.models.policy import (
     Policy,
     load_transformers,
     resolve_policy_path,
+    suppressed_ids,
     shown_model,
     trained_adapter_folder,
 )
@@ -143,6 +144,11 @@ class CTranslate2Policy(Policy):
         prompts = [self._tokens(m) for m in messages_batch for _ in range(num_return_sequences)]
         kwargs = {"max_length": options["max_new_tokens"], "include_prompt_in_result": False,
                   "end_token": self._end_tokens()}
+        if options.get("min_new_tokens"):  # transformers' name; ctranslate2 counts new tokens alike here
+            kwargs["min_length"] = options["min_new_tokens"]
+        if options.get("suppress"):
+            kwargs["suppress_sequences"] = [self.tokenizer.convert_ids_to_tokens(ids)
+                                            for ids in suppressed_ids(self.tokenizer, options["suppress"])]
         if temperature > 0:
             kwargs.update(sampling_temperature=temperature, sampling_topk=options.get("top_k") or 0,
                           sampling_topp=options.get("top_p") or 1.0)

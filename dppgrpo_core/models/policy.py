@@ -34,6 +34,17 @@ ENGINES = ("auto", "ctranslate2", "transformers")
 OPENAI_PREFIX = "openai:"  # `--policy openai:MODEL`: MODEL on the OpenAI-compatible server of the settings
 # Sampling defaults of every engine (transformers' own top_k default is 50: the other engines match it).
 GEN_DEFAULTS = {"max_new_tokens": MAX_NEW_TOKENS, "top_p": 0.95, "top_k": 50}
+# Besides these, a call may ask `min_new_tokens` (no end before) and `suppress` (phrases never written) of the local
+# engines; a server (openai_policy) takes neither, and the critic that asks them checks what comes back anyway.
+
+
+def suppressed_ids(tokenizer, phrases: list[str]) -> list[list[int]]:
+    """Token ids of each phrase as written after a space and at a line's start, for the engines' suppression.
+
+    A phrase after a space is the common case: " setting is" stops "The setting is" and "the setting is" alike.
+    """
+    forms = dict.fromkeys(form for p in phrases for form in (f" {p}", p[:1].upper() + p[1:]))
+    return [tokenizer(form, add_special_tokens=False)["input_ids"] for form in forms]
 
 
 class Turns:
@@ -118,6 +129,8 @@ class TransformersPolicy(Policy):
                      temperature: float = 0.8, seed: int | None = None, **overrides) -> list[str]:
         inputs = self.encode(messages_batch)
         kwargs = dict(self.gen_defaults, **overrides)
+        if phrases := kwargs.pop("suppress", None):
+            kwargs["bad_words_ids"] = suppressed_ids(self.tokenizer, phrases)
         if temperature > 0:
             kwargs.update(do_sample=True, temperature=temperature)
         else:
