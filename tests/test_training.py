@@ -102,9 +102,23 @@ def test_rewards_score_each_completion_against_its_own_row_in_a_batch_of_groups(
 def test_reward_functions_carry_the_names_trl_logs():
     from trl.trainer.utils import get_callable_name
 
-    assert [get_callable_name(f) for f in DPPRewards(HashingEmbedder()).functions()] == ["dpp_gain", "relevance"]
+    assert [get_callable_name(f) for f in DPPRewards(HashingEmbedder()).functions()] == \
+        ["dpp_gain", "relevance", "writing"]
     with pytest.raises(ValueError, match="unknown reward"):
         DPPRewards(HashingEmbedder()).functions(["bleu"])
+
+
+def test_the_writing_reward_is_one_for_a_prompt_the_critic_keeps_and_zero_for_a_loop_or_a_short_one():
+    query = "a vintage red convertible gliding forward on a volcanic shore"
+    good = ("A vintage red convertible with a chrome grille glides forward on a volcanic shore, black sand spraying "
+            "from its tyres as it eases over the ridges. Steam drifts from vents in the rock behind it under a low "
+            "grey sky. A tracking shot keeps pace at wheel height on a wide-angle lens, then slows to let it pass.")
+    looped = good.replace("on a wide-angle lens", "on a 28mm wide-angle lens, 30mm wide-angle lens, 24mm wide-angle "
+                          "lens, 24mm wide-angle lens")
+    texts = [good, looped, "A vintage red convertible glides forward on a volcanic shore.", good]
+    scores = DPPRewards(HashingEmbedder()).writing(completions=[[{"role": "assistant", "content": t}] for t in texts],
+                                                   query=[query] * 4, previous=[[], [], [], [good]])
+    assert scores == [1.0, 0.0, 0.0, 0.0]  # the last: a verbatim repeat of its set's prompt (degenerate)
 
 
 @pytest.mark.parametrize("name", ["training.examples", "training.plots", "training.critic", "training.architect"])

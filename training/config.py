@@ -54,6 +54,8 @@ TRAINING_LAMBDA_DIV, TRAINING_LAMBDA_REL = 0.5, 0.5
 class RewardArguments:
     lambda_div: float = field(default=TRAINING_LAMBDA_DIV, metadata={"help": "weight of the DPP marginal gain"})
     lambda_rel: float = field(default=TRAINING_LAMBDA_REL, metadata={"help": "weight of the relevance reward"})
+    lambda_writing: float = field(default=0.0, metadata={
+        "help": "weight of the writing-rules reward (not the paper's: an ablation beside it; 0: logged only)"})
     embedder: str | None = field(default=None, metadata={"help": "sentence embedder of the rewards (default: settings)"})
 
 
@@ -202,7 +204,7 @@ def parse_recipe(dataclass_types, argv: list[str]) -> tuple:
 
 
 # Fields with a range beyond "finite": a NaN or negative learning rate trains nothing, silently.
-RANGES = {"learning_rate": (0.0, 10.0), "lambda_div": (0.0, 100.0), "lambda_rel": (0.0, 100.0),
+RANGES = {"learning_rate": (0.0, 10.0), "lambda_div": (0.0, 100.0), "lambda_rel": (0.0, 100.0), "lambda_writing": (0.0, 100.0),
           "temperature": (0.0, 100.0), "max_grad_norm": (0.0, None), "weight_decay": (0.0, None)}
 
 

@@ -10,7 +10,8 @@ weighted by lambda_div and lambda_rel (handed to trl as `reward_weights`, which 
 after each is standardised within its group (`multi_objective_aggregation: normalize_then_sum`, the
 default parse_recipe gives, the rule of dppgrpo_core.maths.rewards); both are always computed and logged
 (`rewards/dpp_gain/mean`, `rewards/relevance/mean`), so an ablation with a weight of 0 still shows
-the other component. `init_adapter` continues the SFT LoRA (trl then keeps a frozen copy of it as
+the other component. A third, `lambda_writing` (default 0), weights the critic's rules of a written prompt
+(`rewards/writing/mean`, logged always): not the paper's reward, an ablation beside it. `init_adapter` continues the SFT LoRA (trl then keeps a frozen copy of it as
 the KL reference); otherwise a fresh LoRA from the model arguments. Checkpoints every `save_steps`;
 resume with `--resume_from_checkpoint DIR` (or `true` for the latest in output_dir).
 """
@@ -47,7 +48,7 @@ def main(argv: list[str]) -> None:
     resume = resume_arg(args.resume_from_checkpoint, args.output_dir)  # nothing to resume: one line, now
     if args.reward_weights is not None:  # one name for λ: a second one could silently disagree with it
         raise UserFacingError("set the reward weights with lambda_div / lambda_rel, not reward_weights")
-    args.reward_weights = [reward_args.lambda_div, reward_args.lambda_rel]  # trl's order: REWARD_NAMES
+    args.reward_weights = [reward_args.lambda_div, reward_args.lambda_rel, reward_args.lambda_writing]  # REWARD_NAMES
     path = policy_path(model_args.model_name_or_path)
     tokenizer = load_tokenizer(path)
     rows = load_rows(data.dataset_path, "train")

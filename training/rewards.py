@@ -10,8 +10,14 @@ for conversational prompts) and every dataset column as a keyword list, one entr
 The weights λ_div, λ_rel are trl's `reward_weights`; trl logs each function's mean as
 `rewards/dpp_gain/mean` and `rewards/relevance/mean`.
 
+A third function, `writing`, is not the paper's: 1 when the critic's rules of a written prompt
+(`training.critic.problems`: length, q and its style words kept, no contradiction, nothing said twice,
+no plan label filled in, no second place) find nothing, else 0. Its weight λ_writing is 0 unless a
+recipe asks (issue 24's ablation beside the paper's reward); it is logged either way, so every run
+shows how often its completions break the rules.
+
 A completion is scored as inference would keep it: cleaned with `clean_prompt`; one that
-`degenerate_reason` (empty, a token loop, a verbatim repeat of an earlier prompt) scores 0 on both.
+`degenerate_reason` (empty, a token loop, a verbatim repeat of an earlier prompt) scores 0 on all.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from dppgrpo_core.maths import rewards as core
 from dppgrpo_core.models.chat import clean_prompt, degenerate_reason
 from dppgrpo_core.models.embedder import embed, load_embedder
 
-REWARD_NAMES = ("dpp_gain", "relevance")
+REWARD_NAMES = ("dpp_gain", "relevance", "writing")  # trl's reward_weights follow this order
 
 
 def completion_text(completion) -> str:
@@ -103,6 +109,17 @@ class DPPRewards:
         self._timed("relevance", start, kwargs)
         return out
 
+    def writing(self, completions, query, previous=None, **kwargs) -> list[float]:
+        """1.0 for each completion the critic's rules of a written prompt pass (`critic.problems`), else 0.0."""
+        from .critic import problems
+
+        start = time.perf_counter()
+        previous = previous if previous is not None else [[] for _ in completions]
+        texts, ok = self._cleaned(completions, previous)
+        out = [float(good and not problems(text, q)) for text, good, q in zip(texts, ok, query)]
+        self._timed("writing", start, kwargs)
+        return out
+
     def _timed(self, name: str, start: float, kwargs: dict) -> None:
         seconds = time.perf_counter() - start
         self.seconds += seconds
@@ -111,7 +128,7 @@ class DPPRewards:
 
     def functions(self, names=REWARD_NAMES) -> list:
         """The reward functions to hand to GRPOTrainer, in the order of `names` (and of reward_weights)."""
-        table = {"dpp_gain": self.dpp_gain, "relevance": self.relevance}
+        table = {"dpp_gain": self.dpp_gain, "relevance": self.relevance, "writing": self.writing}
         unknown = [n for n in names if n not in table]
         if unknown:
             raise ValueError(f"unknown reward {unknown[0]!r}; choose from {sorted(table)}")
