@@ -221,4 +221,5 @@ _LABELLED = re.compile(rf"\bthe (?:{'|'.join(WRITING['labels'])}) is (?:a|an|the
 
 # The architect's instruction written into a prompt: "..., weaves the parts together in any order, keeping the
 # words as given: side view" (seen in a kept set before this rule).
-_ECHO = re.compile(r"\b(?:weav\w* the parts|words as given|(?:this|the) plan\b|open no sentence|write no\W+the (?:setting|camera) is)", re.IGNORECASE)
+_ECHO = re.compile(r"\b(?:weav\w* the parts|words as given|(?:this|the) plan\b|open no sentence|"
+                   r"write no\W+the (?:setting|camera) is|shown for another prompt|take none of its words)", re.IGNORECASE)

@@ -61,8 +61,11 @@ MAX_ROUNDS = 3
 # How the architect decodes, besides its seed: no plan's label filled in ("The setting is a …", 590 of its first
 # 1,880 prompts, which the critic refuses) and no end before ~48 words (a third of them were 20-39 words; on the
 # same plans and seeds this minimum took the prompts passing the critic from 3 of 24 to 9 of 24). Each record
-# written since says so (records before 2026-12-04 have no "decoding").
-DECODING = {"suppress": [f"{label} is" for label in WRITING["labels"]], "min_new_tokens": 64}
+# written since says which (those written before the evening of 2026-12-03 have no "decoding").
+# Forced on, it sometimes wrote the instruction back ("… shown for another prompt (take none of its words): …"):
+# those words are suppressed too (the critic refuses them as "echoes the instruction").
+DECODING = {"suppress": [f"{label} is" for label in WRITING["labels"]] + [
+    "shown for another prompt", "take none of its words", "the parts together"], "min_new_tokens": 64}
 PLAN_AXES = ("shot", "angle", "camera", "lens", "light", "time", "weather", "setting", "composition")
 
 
