@@ -168,16 +168,66 @@ def compare_dataset(dataset: str, n: int, seed: int = 0, settings=None, judge_en
     return "\n".join(lines) + "\n"
 
 
+def reward_by_length(sets: list[tuple[str, list[str]]], encode) -> dict:
+    """Does the paper's reward pay for a rich prompt or for a short one? Each set's variant p (from the second on)
+    against its first sentence alone, same words cut short: the DPP gain against the variants before it, and the
+    relevance cos(p, q)·max cos(p, r) against the set's other variants (R_q less p, as a new completion meets R_q).
+    `encode(texts)` → unit-row tensor. Means and the share where the first sentence alone scores higher.
+
+    >>> import torch; from tests.fakes import HashingEmbedder
+    >>> encode = lambda texts: torch.as_tensor(HashingEmbedder().encode(texts))
+    >>> out = reward_by_length([("a fox", ["A fox naps. Snow falls.", "A fox runs. Dusk comes. Wind blows."])], encode)
+    >>> out["pairs"], sorted(out)[:3]
+    (1, ['first_sentence_gain', 'first_sentence_gain_higher', 'first_sentence_relevance'])
+    """
+    import torch
+
+    from dppgrpo_core.maths.dpp import marginal_gains
+    from dppgrpo_core.maths.rewards import relevance
+
+    rows = []
+    for query, variants in sets:
+        vectors, q = encode(variants), encode([query])
+        for i in range(1, len(variants)):
+            sentences = SENTENCE.findall(variants[i])
+            if len(sentences) < 2:
+                continue
+            both = torch.cat([vectors[i : i + 1], encode([sentences[0].strip()])])  # the whole, its first sentence
+            others = torch.cat([vectors[:i], vectors[i + 1 :]])
+            gain, rel = marginal_gains(vectors[:i], both), relevance(q, both, others)
+            rows.append((len(variants[i].split()), len(sentences[0].split()), *gain.tolist(), *rel.tolist()))
+    t = torch.tensor(rows, dtype=torch.float64).reshape(-1, 6)
+    return {"pairs": len(rows), "whole_words": float(t[:, 0].mean()), "first_sentence_words": float(t[:, 1].mean()),
+            "whole_gain": float(t[:, 2].mean()), "first_sentence_gain": float(t[:, 3].mean()),
+            "first_sentence_gain_higher": float((t[:, 3] > t[:, 2]).double().mean()),
+            "whole_relevance": float(t[:, 4].mean()), "first_sentence_relevance": float(t[:, 5].mean()),
+            "first_sentence_relevance_higher": float((t[:, 5] > t[:, 4]).double().mean())}
+
+
 def main(argv=None) -> int:
-    """`python -m eval.written --dataset data/written --n 20`: the table above, on stdout (exit 2: one line)."""
+    """`python -m eval.written --dataset data/written --n 20`: the table above, on stdout (exit 2: one line);
+    `--reward-length`: `reward_by_length` over the dataset's sets, with the rewards' embedder."""
     from dppgrpo_core.cli import ArgumentParser, run_main, whole
 
     def _main(argv) -> int:
         parser = ArgumentParser(prog="python -m eval.written", description=compare_dataset.__doc__.split(":")[0])
         parser.add_argument("--dataset", required=True, help="a folder of training.write_data (or build_data)")
         parser.add_argument("--n", type=whole(1, 10_000), default=20, help="base prompts, from the first")
+        parser.add_argument("--reward-length", action="store_true", help="the paper's reward for a whole variant "
+                            "against its first sentence alone")
         args = parser.parse_args(argv)
-        print(compare_dataset(args.dataset, args.n))
+        if not args.reward_length:
+            print(compare_dataset(args.dataset, args.n))
+            return 0
+        import pandas as pd
+
+        from dppgrpo_core.models.embedder import embed, load_embedder
+
+        embedder = load_embedder()
+        frame = pd.concat([pd.read_parquet(f"{args.dataset}/{split}.parquet") for split in ("train", "test")]).head(args.n)
+        out = reward_by_length([(q, list(v)) for q, v in zip(frame["query"], frame["variants"])],
+                               lambda texts: embed(texts, embedder))
+        print("\n".join(f"{key}: {value:.3f}" for key, value in out.items()))
         return 0
 
     return run_main(_main, argv)
