@@ -152,6 +152,9 @@ def test_the_critic_puts_back_q_style_words_drops_a_sentence_said_again_and_refu
         "says a sentence again: The vintage red convertible glides forward on the volcanic shore."]
     labelled = body.replace("Steam drifts from vents in the rock behind it", "The setting is a rocky shore")
     assert wd.problems(labelled + " Black and white.", query) == ["fills in the plan: The setting is a"]
+    listed = body.replace("A tracking shot keeps pace",
+                          "The shot size and angle are low and wide, a tracking shot keeping pace")
+    assert wd.problems(listed + " Black and white.", query) == ["fills in the plan: The shot size and angle are"]
     assert f'"The {WRITING["labels"][0]} is"' in wd.architect_messages(query, base, {}, "")[1]["content"]
     assert f"{WRITING['labels'][1]} is" in wd.DECODING["suppress"]  # what the architect's engine cannot write
 

@@ -216,8 +216,11 @@ _PLACED = re.compile(r"\b(?:in|on|at|inside|into|near|beside)\s+(?:a|an|the)\s+(
                      rf"({'|'.join(_PLACE_WORDS)})\b", re.IGNORECASE)
 
 
-# A plan's label filled in as a sentence: "The setting is a tall grass field", "the camera is a quick whip pan".
-_LABELLED = re.compile(rf"\bthe (?:{'|'.join(WRITING['labels'])}) is (?:a|an|the|with|in|at|on)\b", re.IGNORECASE)
+# A plan's label filled in as a sentence: "The setting is a tall grass field", "the camera is a quick whip pan", "The
+# shot size and angle are medium" (7% of the prompts written with those labels suppressed, as "and angle are").
+_LABEL = "|".join(WRITING["labels"])
+_LABELLED = re.compile(rf"\bthe (?:{_LABEL}) is (?:a|an|the|with|in|at|on)\b|\bthe (?:{_LABEL}) and (?:the )?(?:{_LABEL})"
+                       r"\b[\w ]{0,12}? (?:is|are)\b", re.IGNORECASE)
 
 # The architect's instruction written into a prompt: "..., weaves the parts together in any order, keeping the
 # words as given: side view" (seen in a kept set before this rule).

@@ -65,7 +65,7 @@ MAX_ROUNDS = 3
 # Forced on, it sometimes wrote the instruction back ("… shown for another prompt (take none of its words): …"):
 # those words are suppressed too (the critic refuses them as "echoes the instruction").
 DECODING = {"suppress": [f"{label} is" for label in WRITING["labels"]] + [
-    "shown for another prompt", "take none of its words", "the parts together"], "min_new_tokens": 64}
+    "shown for another prompt", "take none of its words", "the parts together", "and angle are"], "min_new_tokens": 64}
 PLAN_AXES = ("shot", "angle", "camera", "lens", "light", "time", "weather", "setting", "composition")
 
 
