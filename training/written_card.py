@@ -12,8 +12,9 @@ def rows_and_stats(records: list[dict], kept: list[dict], seed: int, k: int, n_c
              "split": "test" if random.Random(f"{seed}:split:{r['query']}").random() < test_fraction else "train"}
             for r in kept]
     tried = [r for r in records if not r.get("vbench")]
-    reasons = ["length" if "words" in reason else reason.split(":")[0] for r in tried for rs in r["problems"]
+    reasons = ["length" if reason[:1].isdigit() else reason.split(":")[0] for r in tried for rs in r["problems"]
                for reason in rs]
+    decoded = [r for r in tried if r.get("decoding")]  # written with the label ban and the minimum length
     words = [len(v.split()) for r in kept for v in r["variants"]]
     stats = {
         "seed": seed, "k": k, "candidates_per_base": n_candidates, "architect": getattr(policy, "name", None),  # the command sets its --policy
@@ -21,6 +22,7 @@ def rows_and_stats(records: list[dict], kept: list[dict], seed: int, k: int, n_c
         "test": sum(r["split"] == "test" for r in rows), "tried": len(tried),
         "vbench_excluded": sum(bool(r.get("vbench")) for r in records),
         "too_few_variants": sum(not r["variants"] for r in tried),
+        "decoded_tried": len(decoded), "decoded_kept": sum(bool(r["variants"]) for r in decoded),
         "written": sum(len(r["written"]) for r in tried),
         "refused": {reason: reasons.count(reason) for reason in sorted(set(reasons))},
         "variant_words_mean": round(statistics.mean(words), 1) if words else 0.0,
@@ -34,16 +36,18 @@ CARD = """# DPP-GRPO written prompt sets (seed {seed})
 
 Base text-to-video prompts, each with {k} rich, faithful, coherent and mutually diverse rewrites (R_q), written
 by an architect language model ({architect}) from plans that spread the subject's look, the manner of its motion,
-the setting and the camera, and kept by a critic: {words} words, keeps q's content words, no coherence rule broken
-(`dppgrpo_core/coherence.yaml`), no place but q's or the plan's, nothing copied from the example shown, no
-added phrase said twice in a prompt (a later sentence that only restates one is dropped first), no added 4-word
+the setting and the camera, and kept by a critic: {words} words, keeps q's content words and all its style words
+(put back at the end where left out), no coherence rule broken (`dppgrpo_core/coherence.yaml`), no place but q's
+or the plan's, nothing copied from the example shown, no plan label filled in ("The setting is a …"), no added
+phrase or sentence said twice in a prompt (a later sentence that only restates is dropped first), no added 4-word
 phrase in more than 3 of a set, cos(p, q) ≥ MiniLM threshold, no near-duplicates, greedy DPP selection
 of {k} (`training/critic.py`).
 Built with `python -m training.write_data --seed {seed} --k {k} --candidates {candidates_per_base}`; base prompts
 equal or near a VBench prompt are left out ({vbench_excluded} skipped).
 
 Base prompts: {n_base} (train {train}, test {test}) of {tried} tried ({too_few_variants} had fewer than {k}
-survivors). Prompts written / kept: {written} / {kept}; refused by the critic, by reason: {refused}. Kept variants:
+survivors; of the {decoded_tried} written with the plan's labels suppressed and a minimum length, as every record
+with a `decoding` field, {decoded_kept} kept a set). Prompts written / kept: {written} / {kept}; refused by the critic, by reason: {refused}. Kept variants:
 {variant_words_mean} words and cos(variant, q) {relevance_mean} on average; log det(L + I) of each R_q {log_det_mean}.
 Columns: `query` (q), `variants` (R_q in greedy DPP pick order), `split`; `progress*.jsonl` beside this card hold
 every base prompt's plans, the architect's prompts and the critic's reasons.
