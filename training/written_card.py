@@ -23,6 +23,9 @@ def rows_and_stats(records: list[dict], kept: list[dict], seed: int, k: int, n_c
         "vbench_excluded": sum(bool(r.get("vbench")) for r in records),
         "too_few_variants": sum(not r["variants"] for r in tried),
         "decoded_tried": len(decoded), "decoded_kept": sum(bool(r["variants"]) for r in decoded),
+        "passing": sum(not p for r in tried for p in r["problems"]),  # the critic's first pass, by today's rules
+        "decoded_written": sum(len(r["written"]) for r in decoded),
+        "decoded_passing": sum(not p for r in decoded for p in r["problems"]),
         "written": sum(len(r["written"]) for r in tried),
         "refused": {reason: reasons.count(reason) for reason in sorted(set(reasons))},
         "variant_words_mean": round(statistics.mean(words), 1) if words else 0.0,
@@ -47,8 +50,9 @@ equal or near a VBench prompt are left out ({vbench_excluded} skipped).
 
 Base prompts: {n_base} (train {train}, test {test}) of {tried} tried ({too_few_variants} had fewer than {k}
 survivors; of the {decoded_tried} written with the plan's labels suppressed and a minimum length, as every record
-with a `decoding` field, {decoded_kept} kept a set). Prompts written / kept: {written} / {kept}; refused by the critic, by reason: {refused}. Kept variants:
-{variant_words_mean} words and cos(variant, q) {relevance_mean} on average; log det(L + I) of each R_q {log_det_mean}.
+with a `decoding` field, {decoded_kept} kept a set). Prompts passing the critic's first pass: {passing} of
+{written} ({decoded_passing} of the {decoded_written} written with that decoding). Prompts written / kept: {written} /
+{kept}; refused by the critic, by reason: {refused}. Kept variants: {variant_words_mean} words and cos(variant, q) {relevance_mean} on average; log det(L + I) of each R_q {log_det_mean}.
 Columns: `query` (q), `variants` (R_q in greedy DPP pick order), `split`; `progress*.jsonl` beside this card hold
 every base prompt's plans, the architect's prompts and the critic's reasons.
 """
