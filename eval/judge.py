@@ -165,7 +165,16 @@ def style_words(query: str) -> list[str]:
     >>> style_words("a white horse in a misty valley, black and white"), style_words("a fox running")
     (['black', 'whit'], [])
     """
-    return content_words(query.rsplit(",", 1)[1]) if "," in query else []
+    return content_words(style_tail(query))
+
+
+def style_tail(query: str) -> str:
+    """q's words after its last comma, as q says them ("" when it has no comma).
+
+    >>> style_tail("a fox napping, pixel art")
+    'pixel art'
+    """
+    return query.rsplit(",", 1)[1].strip() if "," in query else ""
 
 
 # ---------------------------------------------------------------- cinematography

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from dppgrpo_core.maths import rewards as core
 from dppgrpo_core.models.chat import build_messages
-from tests.fakes import HashingEmbedder
+from tests.fakes import CONVERTIBLE, CONVERTIBLE_QUERY, HashingEmbedder
 from training import build_data, grpo, sft
 from dppgrpo_core.cli import run_main
 from training.rewards import DPPRewards
@@ -109,10 +109,8 @@ def test_reward_functions_carry_the_names_trl_logs():
 
 
 def test_the_writing_reward_is_one_for_a_prompt_the_critic_keeps_and_zero_for_a_loop_or_a_short_one():
-    query = "a vintage red convertible gliding forward on a volcanic shore"
-    good = ("A vintage red convertible with a chrome grille glides forward on a volcanic shore, black sand spraying "
-            "from its tyres as it eases over the ridges. Steam drifts from vents in the rock behind it under a low "
-            "grey sky. A tracking shot keeps pace at wheel height on a wide-angle lens, then slows to let it pass.")
+    query = CONVERTIBLE_QUERY
+    good = CONVERTIBLE
     looped = good.replace("on a wide-angle lens", "on a 28mm wide-angle lens, 30mm wide-angle lens, 24mm wide-angle "
                           "lens, 24mm wide-angle lens")
     texts = [good, looped, "A vintage red convertible glides forward on a volcanic shore.", good]

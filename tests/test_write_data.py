@@ -10,6 +10,7 @@ from dppgrpo_core.models import chat
 from dppgrpo_core.models.embedder import load_embedder
 from dppgrpo_core.vocabulary import CONTENT, WRITING, contradictions
 from eval import judge
+from tests.fakes import CONVERTIBLE, CONVERTIBLE_QUERY
 from training import write_data as wd
 
 QUERY, SUBJECT = "a red fox running on a quiet beach", "a red fox"
@@ -117,10 +118,8 @@ def test_the_critic_refuses_an_echoed_instruction_and_q_words_said_over_and_over
 
 
 def test_the_critic_refuses_a_loop_and_drops_a_restating_sentence_before_judging():
-    query = "a vintage red convertible gliding forward on a volcanic shore"
-    good = ("A vintage red convertible with a chrome grille glides forward on a volcanic shore, black sand spraying "
-            "from its tyres as it eases over the ridges. Steam drifts from vents in the rock behind it under a low "
-            "grey sky. A tracking shot keeps pace at wheel height on a wide-angle lens, then slows to let it pass.")
+    query = CONVERTIBLE_QUERY
+    good = CONVERTIBLE
     assert wd.problems(good, query) == []
     # The student's loop, as the warm start wrote it: within one sentence, so no repair can save it.
     looped = good.replace("on a wide-angle lens", "on a 28mm wide-angle lens, 30mm wide-angle lens, 30mm wide-angle "
@@ -136,11 +135,9 @@ def test_the_critic_refuses_a_loop_and_drops_a_restating_sentence_before_judging
 
 
 def test_the_critic_puts_back_q_style_words_drops_a_sentence_said_again_and_refuses_a_filled_in_label():
-    query = "a vintage red convertible gliding forward on a volcanic shore, black and white"
+    query = f"{CONVERTIBLE_QUERY}, black and white"
     base = wd.BasePrompt("a vintage red convertible", "gliding forward", "on a volcanic shore")
-    body = ("A vintage red convertible with a chrome grille glides forward on a volcanic shore, black sand spraying "
-            "from its tyres as it eases over the ridges. Steam drifts from vents in the rock behind it under a low "
-            "grey sky. A tracking shot keeps pace at wheel height on a wide-angle lens, then slows to let it pass.")
+    body = CONVERTIBLE
     # One word of a long q may go, but not one of its style words: "black and white" left out is "drops q".
     assert wd.problems(body, query) == ["drops q's style words"]
     said_again = body + " The vintage red convertible glides forward on the volcanic shore."

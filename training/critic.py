@@ -29,7 +29,7 @@ from dppgrpo_core.maths.rewards import relevance
 from dppgrpo_core.models.chat import degenerate_reason
 from dppgrpo_core.expand.composer import ParsedQuery
 from dppgrpo_core.vocabulary import DETECT, WRITING, contradictions
-from eval.judge import keeps_subject_and_action, missing_content_words, style_words
+from eval.judge import keeps_subject_and_action, missing_content_words, style_tail, style_words
 from eval.written import SENTENCE, borrowed_phrases, repeated_phrases, repeated_sentences
 
 MIN_RELEVANCE = 0.55  # cos(variant, base) below this drifts from the base prompt's meaning
@@ -154,7 +154,7 @@ def with_style_words(prompt: str, query: str) -> str:
     >>> with_style_words("A pixel art fox naps.", "a fox napping, pixel art")
     'A pixel art fox naps.'
     """
-    tail = query.rsplit(",", 1)[1].strip() if "," in query else ""
+    tail = style_tail(query)
     if not tail or not missing_content_words(prompt, tail):
         return prompt
     return f"{prompt.rstrip().rstrip('.!?').rstrip()}, {tail}."
@@ -183,7 +183,7 @@ def problems(prompt: str, query: str, example: str = "", asked: str = "") -> lis
     found += [f"repeats itself: {said[0]}"] if (said := repeated_phrases(prompt, query)) else []
     found += [f"says a sentence again: {said[0]}"] if (said := repeated_sentences(prompt)) else []
     found += [f"fills in the plan: {m.group(0)}"] if (m := _LABELLED.search(prompt)) else []
-    tail = query.rsplit(",", 1)[1].strip() if "," in query else ""  # q's style or view words ("side view")
+    tail = style_tail(query)  # q's style or view words ("side view")
     if tail and len(re.findall(re.escape(tail), prompt, re.IGNORECASE)) > 2:
         found.append(f"says {tail!r} more than twice")
     found += [f"moves q's place: {moved[0]}"] if (moved := other_places(prompt, query, asked)) else []
@@ -217,12 +217,14 @@ _PLACED = re.compile(r"\b(?:in|on|at|inside|into|near|beside)\s+(?:a|an|the)\s+(
 
 
 # A plan's label filled in as a sentence: "The setting is a tall grass field", "the camera is a quick whip pan", "The
-# shot size and angle are medium" (7% of the prompts written with those labels suppressed, as "and angle are").
+# shot size and angle are medium" (7% of the prompts written with "<label> is" suppressed; now "and <label> are" too).
 _LABEL = "|".join(WRITING["labels"])
 _LABELLED = re.compile(rf"\bthe (?:{_LABEL}) is (?:a|an|the|with|in|at|on)\b|\bthe (?:{_LABEL}) and (?:the )?(?:{_LABEL})"
                        r"\b[\w ]{0,12}? (?:is|are)\b", re.IGNORECASE)
 
 # The architect's instruction written into a prompt: "..., weaves the parts together in any order, keeping the
-# words as given: side view" (seen in a kept set before this rule).
+# words as given: side view" (seen in a kept set before this rule); the plain phrases are also what the architect's
+# decoding suppresses (`write_data.DECODING`).
+ECHOED = ("shown for another prompt", "take none of its words", "the parts together")
 _ECHO = re.compile(r"\b(?:weav\w* the parts|words as given|(?:this|the) plan\b|open no sentence|"
-                   r"write no\W+the (?:setting|camera) is|shown for another prompt|take none of its words)", re.IGNORECASE)
+                   r"write no\W+the (?:setting|camera) is|" + "|".join(map(re.escape, ECHOED)) + ")", re.IGNORECASE)

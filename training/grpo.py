@@ -11,8 +11,8 @@ after each is standardised within its group (`multi_objective_aggregation: norma
 default parse_recipe gives, the rule of dppgrpo_core.maths.rewards); both are always computed and logged
 (`rewards/dpp_gain/mean`, `rewards/relevance/mean`), so an ablation with a weight of 0 still shows
 the other component. A third, `lambda_writing` (default 0), weights the critic's rules of a written prompt
-(`rewards/writing/mean`, logged always): not the paper's reward, an ablation beside it. `init_adapter` continues the SFT LoRA (trl then keeps a frozen copy of it as
-the KL reference); otherwise a fresh LoRA from the model arguments. Checkpoints every `save_steps`;
+(`rewards/writing/mean`, logged always): not the paper's reward, an ablation beside it. `init_adapter`
+continues the SFT LoRA (trl then keeps a frozen copy of it as the KL reference); otherwise a fresh LoRA from the model arguments. Checkpoints every `save_steps`;
 resume with `--resume_from_checkpoint DIR` (or `true` for the latest in output_dir).
 """
 

@@ -42,6 +42,7 @@ from .compose_data import Closeness
 from .critic import (
     MAX_SIMILARITY,
     MIN_RELEVANCE,
+    ECHOED,
     problems,
     select_variants,
     with_style_words,
@@ -64,8 +65,8 @@ MAX_ROUNDS = 3
 # written since says which (those written before the evening of 2026-12-03 have no "decoding").
 # Forced on, it sometimes wrote the instruction back ("… shown for another prompt (take none of its words): …"):
 # those words are suppressed too (the critic refuses them as "echoes the instruction").
-DECODING = {"suppress": [f"{label} is" for label in WRITING["labels"]] + [
-    "shown for another prompt", "take none of its words", "the parts together", "and angle are"], "min_new_tokens": 64}
+DECODING = {"suppress": [form.format(label) for form in ("{} is", "and {} are") for label in WRITING["labels"]]
+            + list(ECHOED), "min_new_tokens": 64}
 PLAN_AXES = ("shot", "angle", "camera", "lens", "light", "time", "weather", "setting", "composition")
 
 
@@ -265,8 +266,8 @@ def _main(argv) -> int:
     parser.add_argument("--suffix-fraction", type=real(0, 1), default=0.3)
     parser.add_argument("--hours", type=real(0, 1000), default=None, help="stop (resumable) after this long")
     parser.add_argument("--finish", action="store_true", help="write the dataset from progress*.jsonl, write nothing new")
-    parser.add_argument("--shard", type=shard(), default=(0, 1), help="i/n: this process writes every n-th base prompt from the "
-                        "i-th (one process per core; run --finish once all are done)")
+    parser.add_argument("--shard", type=shard(), default=(0, 1), help="i/n: this process writes every n-th base "
+                        "prompt from the i-th (one process per core; run --finish once all are done)")
     Settings.add_arguments(parser, only=(*POLICY_SETTINGS, "embedder", "device", "cache_dir"))
     parser.set_defaults(policy=ARCHITECT)
     args = parser.parse_args(argv)

@@ -52,7 +52,8 @@ Base prompts: {n_base} (train {train}, test {test}) of {tried} tried ({too_few_v
 survivors; of the {decoded_tried} written with the plan's labels suppressed and a minimum length, as every record
 with a `decoding` field, {decoded_kept} kept a set). Prompts passing the critic's first pass: {passing} of
 {written} ({decoded_passing} of the {decoded_written} written with that decoding). Prompts written / kept: {written} /
-{kept}; refused by the critic, by reason: {refused}. Kept variants: {variant_words_mean} words and cos(variant, q) {relevance_mean} on average; log det(L + I) of each R_q {log_det_mean}.
+{kept}; refused by the critic, by reason: {refused}. Kept variants: {variant_words_mean} words and cos(variant, q)
+{relevance_mean} on average; log det(L + I) of each R_q {log_det_mean}.
 Columns: `query` (q), `variants` (R_q in greedy DPP pick order), `split`; `progress*.jsonl` beside this card hold
 every base prompt's plans, the architect's prompts and the critic's reasons.
 """
