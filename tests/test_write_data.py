@@ -148,12 +148,47 @@ def test_the_critic_puts_back_q_style_words_drops_a_sentence_said_again_and_refu
     assert wd.problems(middle + " Black and white.", query) == [
         "says a sentence again: The vintage red convertible glides forward on the volcanic shore."]
     labelled = body.replace("Steam drifts from vents in the rock behind it", "The setting is a rocky shore")
-    assert wd.problems(labelled + " Black and white.", query) == ["fills in the plan: The setting is a"]
+    assert wd.problems(labelled + " Black and white.", query) == ["fills in the plan: The setting is a",
+                                                                 "talks about itself: The setting"]
     listed = body.replace("A tracking shot keeps pace",
                           "The shot size and angle are low and wide, a tracking shot keeping pace")
     assert wd.problems(listed + " Black and white.", query) == ["fills in the plan: The shot size and angle are"]
     assert f'"The {WRITING["labels"][0]} is"' in wd.architect_messages(query, base, {}, "")[1]["content"]
     assert f"{WRITING['labels'][1]} is" in wd.DECODING["suppress"]  # what the architect's engine cannot write
+
+
+def test_the_critic_refuses_the_plan_listed_back_and_a_prompt_about_itself_and_the_engine_cannot_write_it():
+    base = wd.BasePrompt("a vintage red convertible", "gliding forward", "on a volcanic shore")
+    plan = {"look": "dusty and dented", "light": "at dusk", "shot": "a close-up", "camera": "a dolly zoom warps the background"}
+    asked = wd.plan_lines(base, plan, CONVERTIBLE_QUERY)
+    assert wd.problems(CONVERTIBLE, CONVERTIBLE_QUERY, asked=asked) == []
+    # The plan's values strung together with commas: refused from three on, q's own parts not counted.
+    listed = CONVERTIBLE.replace("A tracking shot keeps pace", "A vintage red convertible, dusty and dented, gliding "
+                                 "forward, at dusk, a close-up, a dolly zoom warps the background. A tracking shot "
+                                 "keeps pace")
+    assert wd.problems(listed, CONVERTIBLE_QUERY, asked=asked) == [
+        "lists the plan: dusty and dented, at dusk, a close-up, a dolly zoom warps the background"]
+    two = listed.replace(", at dusk, a close-up", "")
+    assert wd.problems(two, CONVERTIBLE_QUERY, asked=asked) == []
+    woven = CONVERTIBLE.replace("A tracking shot", "At dusk, in a close-up, the dusty, dented car slows. A tracking "
+                                "shot")
+    assert wd.problems(woven, CONVERTIBLE_QUERY, asked=asked) == []
+    for about in ("The action involves gliding forward.", "Its angle and camera movement are as described.",
+                  "It glides forward, its moves shown in time order.", "The setting feels calm and still."):
+        found = wd.problems(CONVERTIBLE + " " + about, CONVERTIBLE_QUERY)
+        assert [f.split(":")[0] for f in found] == ["talks about itself"], found
+    # A label heading a sentence is the plan filled in; a label word inside a sentence is not.
+    headed = CONVERTIBLE.replace("A tracking shot keeps", "The camera, a tracking shot, keeps")
+    assert wd.problems(headed, CONVERTIBLE_QUERY) == ["fills in the plan: The camera,"]
+    assert wd.problems(CONVERTIBLE.replace("pass.", "pass toward the camera, slowly."), CONVERTIBLE_QUERY) == []
+    # The plain phrases of the rules are what the architect's engine cannot write.
+    assert {"as described", "in time order", "the setting", "The camera,"} <= set(wd.DECODING["suppress"])
+
+
+def test_a_bird_plan_gets_a_bird_look_not_a_coat():
+    rng, used = random.Random(0), {}
+    looks = {wd.plan_for("a barn owl flying over a lake", "a barn owl", rng, used)["look"] for _ in range(6)}
+    assert looks <= set(CONTENT["look"]["bird"]) and len(looks) == 6
 
 
 def test_the_critic_refuses_a_second_place_but_not_q_place_in_other_words_or_the_plan_setting():

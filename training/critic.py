@@ -28,7 +28,7 @@ from dppgrpo_core.maths.dpp import greedy_select, log_det, unit_rows
 from dppgrpo_core.maths.rewards import relevance
 from dppgrpo_core.models.chat import degenerate_reason
 from dppgrpo_core.expand.composer import ParsedQuery
-from dppgrpo_core.vocabulary import DETECT, WRITING, contradictions
+from dppgrpo_core.vocabulary import DETECT, WRITING, contradictions, words_pattern
 from eval.judge import keeps_subject_and_action, missing_content_words, style_tail, style_words
 from eval.written import SENTENCE, borrowed_phrases, repeated_phrases, repeated_sentences
 
@@ -163,8 +163,8 @@ def with_style_words(prompt: str, query: str) -> str:
 def problems(prompt: str, query: str, example: str = "", asked: str = "") -> list[str]:
     """Why the critic refuses a written prompt before any embedding: its length, q dropped, a contradiction, words
     copied from the example the architect was shown (not those that q or the plan it was `asked` hold too), the
-    instruction echoed, an added phrase or a sentence said twice, a plan's label filled in, q's style or view words
-    said over and over, a place that is not q's.
+    instruction echoed, an added phrase or a sentence said twice, a plan's label filled in, the plan listed back, a
+    sentence about the prompt itself, q's style or view words said over and over, a place that is not q's.
 
     >>> problems("A fox.", "a red fox running")
     ['2 words (40 to 100)', 'drops q']
@@ -183,11 +183,35 @@ def problems(prompt: str, query: str, example: str = "", asked: str = "") -> lis
     found += [f"repeats itself: {said[0]}"] if (said := repeated_phrases(prompt, query)) else []
     found += [f"says a sentence again: {said[0]}"] if (said := repeated_sentences(prompt)) else []
     found += [f"fills in the plan: {m.group(0)}"] if (m := _LABELLED.search(prompt)) else []
+    found += [f"lists the plan: {', '.join(listed)}"] if len(listed := listed_plan(prompt, query, asked)) >= 3 else []
+    found += [f"talks about itself: {m.group(0)}"] if (m := _ABOUT_ITSELF.search(prompt)) else []
     tail = style_tail(query)  # q's style or view words ("side view")
     if tail and len(re.findall(re.escape(tail), prompt, re.IGNORECASE)) > 2:
         found.append(f"says {tail!r} more than twice")
     found += [f"moves q's place: {moved[0]}"] if (moved := other_places(prompt, query, asked)) else []
     return found
+
+
+def listed_plan(prompt: str, query: str, asked: str) -> list[str]:
+    r"""The plan's values that one sentence of the prompt strings together as bare comma-separated parts, the most
+    of any sentence: the 1.5B often writes the plan back as a list ("A wolf, fluffy and round, drinking water,
+    downward, at a harbour, soft pastel diffused light, at dawn, a full shot, …": 70 of the 379 prompts kept on
+    2026-12-03 evening had three or more). `asked` is the plan as the writer read it ("- the light: a, b" lines);
+    q's own subject, action and place do not count.
+
+    >>> plan = "- the subject: a wolf, lean\n- the light: at dawn, soft light\n- the camera: a full shot"
+    >>> listed_plan("A wolf, lean, at dawn, a full shot, drinks.", "a wolf drinking", plan)
+    ['lean', 'at dawn', 'a full shot']
+    >>> listed_plan("A lean wolf drinks at dawn, seen in a full shot.", "a wolf drinking", plan)
+    []
+    """
+    values = {item.strip().lower() for line in asked.splitlines() for item in line.partition(": ")[2].split(",")}
+    values -= {v for v in values if not v or v in query.lower()}
+    most: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", prompt):
+        parts = [part.strip(" .!?;").lower() for part in sentence.split(",")]
+        most = max(most, [part for part in parts if part in values], key=len)
+    return most
 
 
 def other_places(prompt: str, query: str, asked: str = "") -> list[str]:
@@ -219,8 +243,13 @@ _PLACED = re.compile(r"\b(?:in|on|at|inside|into|near|beside)\s+(?:a|an|the)\s+(
 # A plan's label filled in as a sentence: "The setting is a tall grass field", "the camera is a quick whip pan", "The
 # shot size and angle are medium" (7% of the prompts written with "<label> is" suppressed; now "and <label> are" too).
 _LABEL = "|".join(WRITING["labels"])
+# Forbidden "<label> is", the 1.5B wrote the label as a sentence's head instead: "The camera, a locked-off close-up,
+# captures …", "The light, at night, is at night."
 _LABELLED = re.compile(rf"\bthe (?:{_LABEL}) is (?:a|an|the|with|in|at|on)\b|\bthe (?:{_LABEL}) and (?:the )?(?:{_LABEL})"
-                       r"\b[\w ]{0,12}? (?:is|are)\b", re.IGNORECASE)
+                       rf"\b[\w ]{{0,16}}? (?:is|are)\b|(?:^|(?<=[.!?] ))the (?:{_LABEL}) ?[,:]", re.IGNORECASE)
+
+# A prompt about itself or its plan rather than the scene (the rules' data, `writing.about_itself`).
+_ABOUT_ITSELF = words_pattern(WRITING["about_itself"])
 
 # The architect's instruction written into a prompt: "..., weaves the parts together in any order, keeping the
 # words as given: side view" (seen in a kept set before this rule); the plain phrases are also what the architect's

@@ -65,8 +65,17 @@ MAX_ROUNDS = 3
 # written since says which (those written before the evening of 2026-12-03 have no "decoding").
 # Forced on, it sometimes wrote the instruction back ("… shown for another prompt (take none of its words): …"):
 # those words are suppressed too (the critic refuses them as "echoes the instruction").
-DECODING = {"suppress": [form.format(label) for form in ("{} is", "and {} are") for label in WRITING["labels"]]
-            + list(ECHOED), "min_new_tokens": 64}
+# Since the night of 2026-12-03 a label heading a sentence ("The camera, a close-up, …") and the plain phrases of a
+# prompt talking about itself ("as described", "the setting") are suppressed too.
+DECODING = {"suppress": [form.format(label) for form in ("{} is", "and {} are", "The {},")
+                         for label in WRITING["labels"]] + list(ECHOED)
+            + [p for p in WRITING["about_itself"] if p.replace(" ", "").isalpha()], "min_new_tokens": 64}
+# Camera and scene values a plan draws besides the look and the motion (fewest, most), and what the instruction says
+# after "Weave the parts together in any order": with (3, 4) and nothing, the 1.5B wrote the plan back as a comma list
+# in 5 of 36 prompts and 7 of 36 passed today's critic; with these, 2 and 10 (paired: same base prompts and seeds,
+# 2026-12-03 night; with "the setting" and "The <label>," suppressed too, 15 of 36).
+SCENE_VALUES = (2, 3)
+WEAVE = " in your own words, never as a list of the plan's phrases joined by commas"
 PLAN_AXES = ("shot", "angle", "camera", "lens", "light", "time", "weather", "setting", "composition")
 
 
@@ -81,9 +90,10 @@ def plan_for(query: str, subject: str, rng: random.Random, used: dict, closeness
     frame = composer.ParsedQuery.of(query)
     picks: dict = {}
     # Three or four camera and scene values besides the look and the motion: a longer plan comes back as a list.
-    composer.draw(frame, composer.palette(frame, closeness), rng, used, n_axes=(3, 4), picks=picks)
+    composer.draw(frame, composer.palette(frame, closeness), rng, used, n_axes=SCENE_VALUES, picks=picks)
     kind, fresh = KIND_OF.get(subject, "thing"), lambda vs, seen: rng.choice([v for v in vs if v not in seen] or vs)
-    content = {"look": fresh(CONTENT["look"][kind], used.get("look", ()))}
+    looks = CONTENT["look"][CONTENT["look_of"].get(subject, kind)]  # an owl's look is not a fox's
+    content = {"look": fresh(looks, used.get("look", ()))}
     if kind != "thing" and not frame.has_motion:
         axis = rng.choice(MANNERS + (("gesture",) if kind == "person" else ()))  # an owl has no arms to stretch
         content["motion"] = fresh(CONTENT["motion_manner"][axis], used.get("motion", ()))
@@ -125,7 +135,7 @@ def architect_messages(query: str, base: BasePrompt, plan: dict, example: str) -
     """
     ask = (f'Write a video prompt for "{query}" that realises this plan in three or four flowing sentences of your '
            f"own, about {ARCHITECT_WORDS} words:\n{plan_lines(base, plan, query)}\nWeave the parts together in any "
-           f"order; write no \"The {WRITING['labels'][0]} is\" or \"The {WRITING['labels'][1]} is\" sentence. The "
+           f"order{WEAVE}; write no \"The {WRITING['labels'][0]} is\" or \"The {WRITING['labels'][1]} is\" sentence. The "
            f"form, shown for another prompt (take none of its words):\n{example}")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ask}]
 

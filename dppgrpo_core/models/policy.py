@@ -39,11 +39,14 @@ GEN_DEFAULTS = {"max_new_tokens": MAX_NEW_TOKENS, "top_p": 0.95, "top_k": 50}
 
 
 def suppressed_ids(tokenizer, phrases: list[str]) -> list[list[int]]:
-    """Token ids of each phrase as written after a space and at a line's start, for the engines' suppression.
+    """Token ids of each phrase as written after a space and at a line's start, capitalised or not, for the
+    engines' suppression.
 
-    A phrase after a space is the common case: " setting is" stops "The setting is" and "the setting is" alike.
+    A phrase after a space is the common case: " setting is" stops "The setting is" and "the setting is" alike;
+    " The setting" (a sentence's start after the first) is a token sequence of its own.
     """
-    forms = dict.fromkeys(form for p in phrases for form in (f" {p}", p[:1].upper() + p[1:]))
+    capitals = [p[:1].upper() + p[1:] for p in phrases]
+    forms = dict.fromkeys(form for p, cap in zip(phrases, capitals) for form in (f" {p}", cap, f" {cap}"))
     return [tokenizer(form, add_special_tokens=False)["input_ids"] for form in forms]
 
 
