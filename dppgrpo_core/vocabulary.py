@@ -80,7 +80,7 @@ def said(text: str) -> frozenset[tuple[str, str]]:
     """The (rule, side) pairs of the coherence rules that `text` says.
 
     >>> sorted(said("a 100mm macro lens"))
-    [('close-up from afar', 'close'), ('close-up from the air', 'close')]
+    [('close-up from afar', 'close'), ('close-up from the air', 'close'), ('two lenses', 'long')]
     """
     return frozenset((rule, side) for rule in COHERENCE for side, pattern in _sides(rule).items()
                      if pattern.search(text))

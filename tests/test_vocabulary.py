@@ -137,6 +137,8 @@ CONTRADICTING = [
      "a traffic light on the left of a fire hydrant, front view", ["two views"]),
     ("A panda drinking coffee in a cafe in Paris, black and white, neon reflections in pink and cyan.",
      "A panda drinking coffee in a cafe in Paris, black and white", ["colour in black and white"]),
+    ("A drone turns a corner, a 200mm telephoto lens compressing the background, a 300mm wide angle lens.",
+     "a delivery drone turning a corner", ["two lenses"]),
 ]
 CLEAN = [
     ("A wide shot of a lake at dawn, a slow pan sweeps across the scene.", "a lake at dawn"),
@@ -149,6 +151,7 @@ CLEAN = [
      "closely.", "a skateboarder grinding a handrail in an empty parking garage"),
     ("A point-of-view shot from an FPV drone skimming a lake at golden hour.", "a lake"),  # FPV is a point of view
     ("An empty-handed man on a busy street, a slow push-in.", "an empty-handed man"),
+    ("A fisheye lens on a skateboarder, then a close-up of his 200 shoes.", "a skateboarder"),  # one lens, a number
     ("A golden retriever on a beach at golden hour, soft golden backlight.", "a golden retriever on a beach"),
     ("A traffic light on the left of a fire hydrant, front view. On a busy city street, a slow push-in tightens the "
      "frame.", "a traffic light on the left of a fire hydrant, front view"),
