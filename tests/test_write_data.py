@@ -152,7 +152,8 @@ def test_the_critic_puts_back_q_style_words_drops_a_sentence_said_again_and_refu
                                                                  "talks about itself: The setting"]
     listed = body.replace("A tracking shot keeps pace",
                           "The shot size and angle are low and wide, a tracking shot keeping pace")
-    assert wd.problems(listed + " Black and white.", query) == ["fills in the plan: The shot size and angle are"]
+    assert wd.problems(listed + " Black and white.", query) == ["fills in the plan: The shot size and angle are",
+                                                              "talks about itself: shot size"]
     assert f'"The {WRITING["labels"][0]} is"' in wd.architect_messages(query, base, {}, "")[1]["content"]
     assert f"{WRITING['labels'][1]} is" in wd.DECODING["suppress"]  # what the architect's engine cannot write
 
@@ -174,7 +175,8 @@ def test_the_critic_refuses_the_plan_listed_back_and_a_prompt_about_itself_and_t
                                 "shot")
     assert wd.problems(woven, CONVERTIBLE_QUERY, asked=asked) == []
     for about in ("The action involves gliding forward.", "Its angle and camera movement are as described.",
-                  "It glides forward, its moves shown in time order.", "The setting feels calm and still."):
+                  "It glides forward, its moves shown in time order.", "The setting feels calm and still.",
+                  "The shot lets the viewer feel the heat."):
         found = wd.problems(CONVERTIBLE + " " + about, CONVERTIBLE_QUERY)
         assert [f.split(":")[0] for f in found] == ["talks about itself"], found
     # A label heading a sentence is the plan filled in; a label word inside a sentence is not.
