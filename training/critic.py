@@ -10,9 +10,10 @@ removal (cosine to an already kept candidate above a ceiling); greedy DPP MAP se
 most volume given those before it, which is the behaviour SFT teaches. For written prompts (`training.write_data`)
 `problems` comes first: the rules' length (`within_length` cuts an overlong one at a sentence), q kept, no
 contradiction, no place but q's or the plan's (`other_places`), nothing copied from the example the writer was shown,
-the instruction not echoed, no added phrase or sentence said twice (`eval.written.repeated_phrases`,
-`repeated_sentences`; `without_restatements` first drops a later sentence that only says one again, and
-`with_style_words` puts back q's style words where the writer left them out).
+the instruction not echoed, the plan neither filled in as labels nor listed back (`listed_plan`), no sentence about
+the prompt itself, no added phrase or sentence said twice (`eval.written.repeated_phrases`, `repeated_sentences`;
+`without_restatements` first drops a later sentence that only says one again, and `with_style_words` puts back q's
+style words where the writer left them out).
 """
 
 from __future__ import annotations
