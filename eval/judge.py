@@ -80,11 +80,13 @@ from .judge_model import JUDGE_NAME, prepare
 
 STOP_WORDS = frozenset("""
 a an the this that these those some any each every all both either neither no nor not only own same such
-i me my mine myself we us our ours ourselves you your yours he him his she her hers it its they them their theirs
+i me my mine myself we us our ours ourselves you your yours yourself he him his himself she her hers herself it its
+itself they them their theirs themselves
 who whom whose which what where when why how there here than then so too very just also as if while
 is are was were be been being am has have had having do does did doing can could will would shall should may
 might must of in on at to from by with without into onto over under above below up down out off through across
-along around about against between among behind beyond near next inside outside toward towards upon within
+along around about against between among behind beside besides beneath underneath beyond near next inside outside
+toward towards upon within amid amidst alongside throughout
 before after during until since and or but yet for nor via per
 one two three four five six seven eight nine ten several many few more most much other another
 """.split())
