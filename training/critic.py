@@ -224,11 +224,17 @@ def other_places(prompt: str, query: str, asked: str = "") -> list[str]:
     ['in a dark alley']
     >>> other_places("A bear on the wooden pier, by the river.", "a bear on a wooden pier near a riverbank")
     []
+    >>> other_places("A horse rests in the harbor.", "a horse resting at a harbour")
+    []
     """
     if not ParsedQuery.of(query).has_place:
         return []
-    known = f"{query} {asked}".lower()
-    return [m.group(0) for m in _PLACED.finditer(prompt) if m.group(1).lower().rstrip("s") not in known]
+    known = _us_spelling(f"{query} {asked}".lower())  # "in the harbor" is q's "at a harbour"
+    return [m.group(0) for m in _PLACED.finditer(prompt) if _us_spelling(m.group(1).lower()).rstrip("s") not in known]
+
+
+def _us_spelling(text: str) -> str:
+    return re.sub(r"(?<=[a-z]{3})our\b", "or", text)
 
 
 # A preposition, an article, up to three words ("a warm, sunny"), then a place word of the vocabulary's detectors;
