@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, shard, whole
 from dppgrpo_core.errors import UserFacingError
+from dppgrpo_core import vocabulary
 from dppgrpo_core.expand import composer
 from dppgrpo_core.models.chat import SYSTEM_PROMPT, clean_prompt
 from dppgrpo_core.models.embedder import embed, load_embedder
@@ -76,6 +77,9 @@ DECODING = {"suppress": [form.format(label) for form in ("{} is", "and {} are", 
 # 2026-12-03 night; with "the setting" and "The <label>," suppressed too, 15 of 36).
 SCENE_VALUES = (2, 3)
 WEAVE = " in your own words, never as a list of the plan's phrases joined by commas"
+# Plans that detail q's place (or give one) besides the draw's picks, which held a setting in 1 plan of 10: what is
+# filmed varies with the look, the motion and the setting, not the camera (issue 24's content diversity).
+SETTING_SHARE = 0.6
 PLAN_AXES = ("shot", "angle", "camera", "lens", "light", "time", "weather", "setting", "composition")
 
 
@@ -89,14 +93,20 @@ def plan_for(query: str, subject: str, rng: random.Random, used: dict, closeness
     """
     frame = composer.ParsedQuery.of(query)
     picks: dict = {}
-    # Three or four camera and scene values besides the look and the motion: a longer plan comes back as a list.
-    composer.draw(frame, composer.palette(frame, closeness), rng, used, n_axes=SCENE_VALUES, picks=picks)
+    values = composer.palette(frame, closeness)
+    # A shot and a camera move, and at most one more camera or scene value: a longer plan comes back as a list.
+    composer.draw(frame, values, rng, used, n_axes=SCENE_VALUES, picks=picks)
     kind, fresh = KIND_OF.get(subject, "thing"), lambda vs, seen: rng.choice([v for v in vs if v not in seen] or vs)
     looks = CONTENT["look"][CONTENT["look_of"].get(subject, kind)]  # an owl's look is not a fox's
     content = {"look": fresh(looks, used.get("look", ()))}
     if kind != "thing" and not frame.has_motion:
         axis = rng.choice(MANNERS + (("gesture",) if kind == "person" else ()))  # an owl has no arms to stretch
         content["motion"] = fresh(CONTENT["motion_manner"][axis], used.get("motion", ()))
+    if "setting" not in picks and values.get("setting") and rng.random() < SETTING_SHARE:
+        so_far, said_q = vocabulary.said(" ".join(picks.values()) + " " + query), vocabulary.said(query)
+        settings = [v for v in values["setting"] if vocabulary.fits(v, so_far, said_q)]
+        if settings:
+            content["setting"] = fresh(settings, used.get("setting", ()))
     composer.record_use(content, used)
     composer.record_use(picks, used)
     return {**content, **{axis: picks[axis] for axis in PLAN_AXES if axis in picks}}
