@@ -184,8 +184,11 @@ def test_the_critic_refuses_the_plan_listed_back_and_a_prompt_about_itself_and_t
     headed = CONVERTIBLE.replace("A tracking shot keeps", "The camera, a tracking shot, keeps")
     assert wd.problems(headed, CONVERTIBLE_QUERY) == ["fills in the plan: The camera,"]
     assert wd.problems(CONVERTIBLE.replace("pass.", "pass toward the camera, slowly."), CONVERTIBLE_QUERY) == []
+    echoed = CONVERTIBLE + " It is all told in your own words, never as phrases joined by commas."
+    assert wd.problems(echoed, CONVERTIBLE_QUERY) == ["echoes the instruction"]
     # The plain phrases of the rules are what the architect's engine cannot write.
-    assert {"as described", "in time order", "the setting", "The camera,"} <= set(wd.DECODING["suppress"])
+    assert {"as described", "in time order", "the setting", "The camera,", "joined by commas"} <= set(
+        wd.DECODING["suppress"])
 
 
 def test_a_bird_plan_gets_a_bird_look_not_a_coat():

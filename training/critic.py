@@ -261,6 +261,7 @@ _ABOUT_ITSELF = words_pattern(WRITING["about_itself"])
 # The architect's instruction written into a prompt: "..., weaves the parts together in any order, keeping the
 # words as given: side view" (seen in a kept set before this rule); the plain phrases are also what the architect's
 # decoding suppresses (`write_data.DECODING`).
-ECHOED = ("shown for another prompt", "take none of its words", "the parts together")
+ECHOED = ("shown for another prompt", "take none of its words", "the parts together", "in your own words",
+          "joined by commas", "quoted text", "style words")
 _ECHO = re.compile(r"\b(?:weav\w* the parts|words as given|(?:this|the) plan\b|open no sentence|"
                    r"write no\W+the (?:setting|camera) is|" + "|".join(map(re.escape, ECHOED)) + ")", re.IGNORECASE)
