@@ -41,7 +41,8 @@ Base text-to-video prompts, each with {k} rich, faithful, coherent and mutually 
 by an architect language model ({architect}) from plans that spread the subject's look, the manner of its motion,
 the setting and the camera, and kept by a critic: {words} words, keeps q's content words and all its style words
 (put back at the end where left out), no coherence rule broken (`dppgrpo_core/coherence.yaml`), no place but q's
-or the plan's, nothing copied from the example shown, no plan label filled in ("The setting is a …"), no added
+or the plan's, nothing copied from the example shown, no plan label filled in ("The setting is a …", "The camera,
+a close-up, …"), the plan not listed back as commas, nothing about the prompt itself ("as described"), no added
 phrase or sentence said twice in a prompt (a later sentence that only restates is dropped first), no added 4-word
 phrase in more than 3 of a set, cos(p, q) ≥ MiniLM threshold, no near-duplicates, greedy DPP selection
 of {k} (`training/critic.py`).
