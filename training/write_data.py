@@ -29,7 +29,6 @@ from tqdm import tqdm
 
 from dppgrpo_core.cli import ArgumentParser, real, run_main, seed, shard, whole
 from dppgrpo_core.errors import UserFacingError
-from dppgrpo_core import vocabulary
 from dppgrpo_core.expand import composer
 from dppgrpo_core.models.chat import SYSTEM_PROMPT, clean_prompt
 from dppgrpo_core.models.embedder import embed, load_embedder
@@ -94,23 +93,19 @@ def plan_for(query: str, subject: str, rng: random.Random, used: dict, closeness
     frame = composer.ParsedQuery.of(query)
     picks: dict = {}
     values = composer.palette(frame, closeness)
-    with_setting = bool(values.get("setting")) and rng.random() < SETTING_SHARE
     # A shot and a camera move, and at most one more camera or scene value: a longer plan comes back as a list. A
-    # plan with a setting takes the camera move alone (with the shot too, 14 of 48 such prompts listed the plan).
-    composer.draw(frame, values, rng, used, n_axes=(2, 2) if with_setting else SCENE_VALUES, picks=picks)
-    if with_setting and "camera" in picks:
-        picks.pop("shot", None)
+    # plan with a setting takes the camera move alone (with the shot too, 14 of 48 such prompts listed the plan),
+    # each value drawn coherent with q and the other as the composer draws them.
+    if values.get("setting") and rng.random() < SETTING_SHARE:
+        composer.compose(frame, values, rng, ("camera", "setting"), used, picks)
+    else:
+        composer.draw(frame, values, rng, used, n_axes=SCENE_VALUES, picks=picks)
     kind, fresh = KIND_OF.get(subject, "thing"), lambda vs, seen: rng.choice([v for v in vs if v not in seen] or vs)
     looks = CONTENT["look"][CONTENT["look_of"].get(subject, kind)]  # an owl's look is not a fox's
     content = {"look": fresh(looks, used.get("look", ()))}
     if kind != "thing" and not frame.has_motion:
         axis = rng.choice(MANNERS + (("gesture",) if kind == "person" else ()))  # an owl has no arms to stretch
         content["motion"] = fresh(CONTENT["motion_manner"][axis], used.get("motion", ()))
-    if with_setting:
-        so_far, said_q = vocabulary.said(" ".join(picks.values()) + " " + query), vocabulary.said(query)
-        settings = [v for v in values["setting"] if vocabulary.fits(v, so_far, said_q)]
-        if settings:
-            content["setting"] = fresh(settings, used.get("setting", ()))
     composer.record_use(content, used)
     composer.record_use(picks, used)
     return {**content, **{axis: picks[axis] for axis in PLAN_AXES if axis in picks}}
@@ -149,8 +144,8 @@ def architect_messages(query: str, base: BasePrompt, plan: dict, example: str) -
     """
     ask = (f'Write a video prompt for "{query}" that realises this plan in three or four flowing sentences of your '
            f"own, about {ARCHITECT_WORDS} words:\n{plan_lines(base, plan, query)}\nWeave the parts together in any "
-           f"order{WEAVE}; write no \"The {WRITING['labels'][0]} is\" or \"The {WRITING['labels'][1]} is\" sentence. The "
-           f"form, shown for another prompt (take none of its words):\n{example}")
+           f"order{WEAVE}; write no \"The {WRITING['labels'][0]} is\" or \"The {WRITING['labels'][1]} is\" "
+           f"sentence. The form, shown for another prompt (take none of its words):\n{example}")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ask}]
 
 
